@@ -1,0 +1,135 @@
+"""The `deployer` command line: a thin layer that reads settings, runs, and writes outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from deployer import __version__
+from deployer.errors import InputError
+from deployer.redact import Redactor
+
+
+class _Group(click.Group):
+    """Answers usage errors in one line with exit 2, as every other bad input is answered."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            code = super().main(args, prog_name or "deployer", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "deployer"
+            click.echo(f"deployer: error: {exc.format_message()} (see '{command} --help')", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("deployer: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="deployer", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Deploy to Coolify or Dokploy from CI, follow the deployment to its end, and fail when it fails."""
+
+
+def _deploy_options(func: Any) -> Any:
+    options = [
+        click.option("--provider", metavar="coolify|dokploy", help="Which server; inferred when only COOLIFY_URL or DOKPLOY_URL is set."),
+        click.option("--url", metavar="URL", help="The instance's base URL, e.g. https://coolify.example.com [COOLIFY_URL, DOKPLOY_URL]."),
+        click.option("--token", metavar="TOKEN", help="API token; never printed [COOLIFY_TOKEN, DOKPLOY_API_KEY]."),
+        click.option("--uuid", multiple=True, metavar="ID", help="Coolify resource uuid(s): repeat, or separate with commas, spaces or newlines."),
+        click.option("--tag", multiple=True, metavar="NAME", help="Coolify tag(s): deploys every resource with the tag."),
+        click.option("--force", is_flag=True, default=None, help="Coolify: rebuild without cache."),
+        click.option("--pr", metavar="N", help="Coolify: deploy pull request N's preview."),
+        click.option("--docker-tag", metavar="TAG", help="Coolify: image tag for a Docker-image app (with --pr)."),
+        click.option("--wait/--no-wait", default=None, help="Follow deployments to their end (default: wait)."),
+        click.option("--timeout", metavar="DURATION", help="Give up waiting after this: 90, 90s, 15m, 1h (default 15m)."),
+        click.option("--poll-interval", metavar="DURATION", help="Longest pause between status checks (default 5s)."),
+        click.option("--cancel-on-timeout", is_flag=True, default=None, help="Cancel deployments still running at the timeout, where the server can."),
+        click.option("--logs", metavar="stream|on-failure|none", help="Build logs: live, the tail of failed ones, or none (default stream)."),
+        click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
+        click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
+        click.option("--output", metavar="text|json", help="json: the result document on stdout, progress on stderr."),
+        click.option("--dotenv", metavar="PATH", help="Also write GitLab dotenv outputs here [DEPLOYER_DOTENV]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_deploy_options
+def deploy(**options: Any) -> int:
+    """Trigger a deploy and follow every deployment it starts until it ends.
+
+    Every option can also come from the action input of the same name (INPUT_<NAME>) and, where
+    shown in brackets, from an environment variable.
+
+    Exit codes: 0 finished, 1 failed or cancelled, 2 bad input, 3 server unusable, 4 timed out.
+    """
+    return run_deploy(options, dict(os.environ))
+
+
+def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool = True) -> int:
+    """Resolve settings, deploy, report and write the outputs; return the exit code."""
+    from deployer.settings import resolve
+
+    redact = Redactor(options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
+                      env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"))
+    wants_json = str(options.get("output") or "").strip().lower() == "json"
+    try:
+        settings = resolve(options, env)
+    except InputError as exc:
+        click.echo(redact(f"deployer: error: {exc}"), err=True)
+        return exc.exit_code
+    redact.add(settings.token)
+
+    from deployer.console import ConsoleReporter
+    from deployer.outputs import json_document, step_outputs, write_dotenv, write_github_output
+    from deployer.runner import deploy as run
+
+    reporter = ConsoleReporter(sys.stderr if wants_json else sys.stdout, redact, err=sys.stderr)
+    if settings.insecure:
+        reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token")
+    result = run(settings, reporter)
+    if result.error:
+        reporter.error(result.error)
+    if result.deployments:
+        reporter.summary(result.status, result.duration, result.deployments)
+    outputs = step_outputs(result.status, result.duration, result.deployments)
+    outputs = {key: redact(value) for key, value in outputs.items()}
+    try:
+        if ci_outputs and env.get("GITHUB_OUTPUT"):
+            write_github_output(env["GITHUB_OUTPUT"], outputs)
+        if settings.dotenv:
+            write_dotenv(settings.dotenv, outputs)
+    except OSError as exc:
+        reporter.error(f"cannot write the step outputs: {exc}")
+        return result.exit_code or 2
+    if settings.output == "json":
+        document = json_document(outputs, result.deployments, result.error)
+        click.echo(redact(json.dumps(document, indent=2, ensure_ascii=False)))
+    return result.exit_code
+
+
+@cli.command()
+@click.option("--provider", type=click.Choice(["coolify"]), default="coolify", show_default=True, help="Which simulated server.")
+@click.option("--fail", is_flag=True, help="Make one deployment fail, to see how a failure reads.")
+@click.option("--logs", type=click.Choice(["stream", "on-failure", "none"]), default="stream", show_default=True)
+def demo(provider: str, fail: bool, logs: str) -> int:
+    """Run a complete deploy against a simulated server on 127.0.0.1: no server of your own needed."""
+    from deployer.simulator import demo_server
+
+    with demo_server(provider, fail=fail) as (url, token, targets):
+        click.echo(f"Simulated {provider} server at {url} (it stops when the demo ends)\n")
+        options = {"provider": provider, "url": url, "token": token, "logs": logs,
+                   "poll_interval": "1s", "timeout": "2m", **targets}
+        return run_deploy(options, {}, ci_outputs=False)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,376 @@
+"""Coolify: trigger `POST /api/v1/deploy` and follow what it started, per ../shared/API-NOTES.md.
+
+Applications are followed by their deployment (`/deployments/{uuid}`); services and databases have
+no deployment record, so they are followed through their resource `status`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from deployer.errors import (
+    AuthenticationFailed,
+    DeployerError,
+    InputError,
+    HTTPStatusError,
+    NotFound,
+    PermissionDenied,
+    ServerError,
+    UnexpectedAnswer,
+)
+from deployer.http import ApiClient
+from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, QUEUED, Deployment
+from deployer.settings import Settings
+
+PHANTOM = "Deployment already queued for this commit."
+_STATUS = {
+    "queued": QUEUED,
+    "in_progress": IN_PROGRESS,
+    "finished": FINISHED,
+    "failed": FAILED,
+    "cancelled-by-user": CANCELLED,
+}
+_SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
+_DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
+_APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
+
+READ_HINT = "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
+
+
+def _server_error(exc: HTTPStatusError, doing: str) -> ServerError:
+    """Turn an HTTP error into the user's words: what failed and what to do."""
+    said = exc.server_message or f"HTTP {exc.status}"
+    if exc.status == 401:
+        return AuthenticationFailed(f"Coolify refused the token while {doing}: {said}", hint="check the token (COOLIFY_TOKEN)")
+    if exc.status == 403:
+        if "permissions" in said and "read" in said:
+            return PermissionDenied(f"the token can deploy but not read: Coolify answered '{said}' while {doing}", hint=READ_HINT)
+        if "permissions" in said:
+            return PermissionDenied(f"the token lacks a permission: Coolify answered '{said}' while {doing}", hint="give the token the 'deploy' permission")
+        return PermissionDenied(f"Coolify refused API access while {doing}: {said}", hint="enable the API and check its IP allow-list in Coolify's settings")
+    if exc.status == 404 and said.startswith("Not found"):
+        return NotFound(f"{exc.message}: the API is not at this address", hint="check --url: it should be the dashboard's base URL")
+    return exc
+
+
+class CoolifyProvider:
+    """Deploys Coolify resources by uuid or tag."""
+
+    name = "coolify"
+
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
+        self.settings = settings
+        self.dashboard = settings.url
+        self.api = ApiClient(
+            settings.url + "/api/v1",
+            {"Authorization": f"Bearer {settings.token}"},
+            verify=settings.verify,
+            **client_options,
+        )
+
+    def close(self) -> None:
+        self.api.close()
+
+    # -- trigger ---------------------------------------------------------------------------------
+
+    def trigger_params(self) -> dict[str, str]:
+        """The query of `POST /deploy`: one comma-separated string per list; `force` only when true."""
+        s = self.settings
+        params: dict[str, str] = {}
+        if s.uuids:
+            params["uuid"] = ",".join(s.uuids)
+        if s.tags:
+            params["tag"] = ",".join(s.tags)
+        if s.force:
+            params["force"] = "true"  # before 4.2 the string "false" counted as true: never send it
+        if s.pr is not None:
+            params["pull_request_id"] = str(s.pr)
+        if s.docker_tag:
+            params["docker_tag"] = s.docker_tag
+        return params
+
+    def trigger(self) -> list["CoolifyFollower"]:
+        try:
+            answer = self.api.request("POST", "/deploy", params=self.trigger_params())
+        except HTTPStatusError as exc:
+            raise self._trigger_error(exc) from None
+        if not isinstance(answer, dict):
+            raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered {type(answer).__name__}, not an object")
+        if "deployments" in answer:
+            return self._by_uuid(answer["deployments"])
+        if "message" in answer:
+            return self._by_tag(answer)
+        raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered without 'deployments' or 'message'")
+
+    def _trigger_error(self, exc: HTTPStatusError) -> DeployerError:
+        said = exc.server_message
+        if exc.status in (400, 422):
+            return InputError(f"Coolify refused the deploy request: {said or 'HTTP %d' % exc.status}")
+        if exc.status == 404 and said.startswith("No resources found"):
+            what = "tag(s) " + ", ".join(self.settings.tags) if self.settings.tags else "uuid(s) " + ", ".join(self.settings.uuids)
+            return NotFound(f"Coolify found nothing to deploy for {what}: {said}", hint="check the ids in the dashboard and that the token's team owns them")
+        if exc.status == 405:
+            return NotFound(f"{exc.message}", hint="check --url: Coolify 4.2+ takes POST /api/v1/deploy")
+        if exc.status == 429:
+            return exc
+        return _server_error(exc, "triggering the deploy")
+
+    def _record(self, resource: str, kind: str, message: str = "", deployment_id: str | None = None) -> Deployment:
+        return Deployment(provider=self.name, resource=resource, kind=kind, deployment_id=deployment_id, message=message)
+
+    def _by_uuid(self, items: Any) -> list["CoolifyFollower"]:
+        if not isinstance(items, list):
+            raise UnexpectedAnswer("Coolify's deploy answer has 'deployments' that is not a list")
+        followers: list[CoolifyFollower] = []
+        seen: set[str] = set()
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            resource = str(item.get("resource_uuid") or "")
+            message = str(item.get("message") or "")
+            seen.add(resource)
+            followers.append(self._follower_for(resource, message, item.get("deployment_uuid")))
+        for uuid in self.settings.uuids:
+            if uuid not in seen:  # Coolify skips unknown uuids silently when others exist
+                record = self._record(uuid, "unknown", "Coolify found no resource with this uuid and skipped it")
+                record.status, record.server_problem = FAILED, True
+                followers.append(EndedFollower(record))
+        return followers
+
+    def _follower_for(self, resource: str, message: str, deployment_uuid: Any) -> "CoolifyFollower":
+        if deployment_uuid:
+            record = self._record(resource, "application", message, str(deployment_uuid))
+            match = _APP_QUEUED.match(message)
+            if match:
+                record.name = match.group("name")
+            return DeploymentFollower(self, record, phantom=message == PHANTOM)
+        for pattern, kind in ((_SERVICE_STARTED, "service"), (_DATABASE_STARTED, "database")):
+            match = pattern.match(message)
+            if match:
+                record = self._record(resource, kind, message)
+                record.name = match.group("name")
+                return ResourceStatusFollower(self, record)
+        # No deployment and not a start: Coolify refused this resource ("Unauthorized to deploy...").
+        record = self._record(resource, "application", message or "Coolify did not deploy this resource")
+        record.status = FAILED
+        return EndedFollower(record)
+
+    def _by_tag(self, answer: dict[str, Any]) -> list["CoolifyFollower"]:
+        messages = answer.get("message")
+        messages = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+        details = answer.get("details") or []
+        followers: list[CoolifyFollower] = []
+        for item in details if isinstance(details, list) else []:
+            if isinstance(item, dict) and item.get("deployment_uuid"):
+                record = self._record(str(item.get("resource_uuid") or ""), "application", "", str(item["deployment_uuid"]))
+                # A phantom uuid cannot be told apart here: the 404 fallback to the history covers it.
+                followers.append(DeploymentFollower(self, record, phantom=False))
+        tag_label = ",".join(self.settings.tags)
+        for message in messages:
+            if _APP_QUEUED.match(message) or message == PHANTOM:
+                continue
+            started = _SERVICE_STARTED.match(message) or _DATABASE_STARTED.match(message)
+            if started:
+                kind = "service" if message.startswith("Service") else "database"
+                followers.append(self._started_by_name(kind, started.group("name"), message))
+                continue
+            record = self._record(tag_label, "application", message)
+            record.status = FAILED  # a refusal or "No resources found for tag X."
+            followers.append(EndedFollower(record))
+        return followers
+
+    def _started_by_name(self, kind: str, name: str, message: str) -> "CoolifyFollower":
+        """A service started by tag comes back with its name only: find its uuid to follow it."""
+        record = self._record(name, kind, message)
+        record.name = name
+        try:
+            listing = self.api.request("GET", f"/{kind}s")
+        except ServerError:
+            listing = None
+        matches = [r for r in listing or [] if isinstance(r, dict) and r.get("name") == name and r.get("uuid")]
+        if len(matches) == 1:
+            record.resource = str(matches[0]["uuid"])
+            return ResourceStatusFollower(self, record)
+        record.message = f"{message} Not followed: Coolify gives no id for a {kind} deployed by tag, and its name is not unique."
+        return EndedFollower(record)
+
+    # -- following helpers -----------------------------------------------------------------------
+
+    def get(self, path: str, doing: str, *, timeout: float | None = None, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self.api.request("GET", path, params=params, timeout=timeout)
+        except HTTPStatusError as exc:
+            if exc.status == 404 and exc.server_message != "Not found.":
+                raise
+            raise _server_error(exc, doing) from None
+
+    def deployment_url(self, path: Any) -> str | None:
+        if not path or not isinstance(path, str):
+            return None
+        return path if path.startswith("http") else self.dashboard + "/" + path.lstrip("/")
+
+
+class CoolifyFollower:
+    """Base of the three ways a Coolify resource is followed; `notices` are one-line remarks to show."""
+
+    deployment: Deployment
+    notices: list[str]
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        raise NotImplementedError
+
+    def cancel(self) -> str:
+        return "Coolify cannot cancel this resource"
+
+
+class EndedFollower(CoolifyFollower):
+    """A resource whose outcome the trigger already told (refused, skipped): nothing to follow."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self.deployment = deployment
+        self.notices = []
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        return []
+
+
+class DeploymentFollower(CoolifyFollower):
+    """An application deployment, followed by its uuid; build log entries are printed once each."""
+
+    def __init__(self, provider: CoolifyProvider, deployment: Deployment, *, phantom: bool) -> None:
+        self.provider = provider
+        self.deployment = deployment
+        self.phantom = phantom
+        self.logs_seen = 0
+        self.logs_hidden_noted = False
+        self.notices: list[str] = []
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        if self.phantom:
+            self._adopt_from_history(reason=f"Coolify answered '{PHANTOM}'")
+            self.phantom = False
+        d = self.deployment
+        try:
+            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=timeout)
+        except HTTPStatusError as exc:
+            if exc.status != 404:
+                raise
+            self._adopt_from_history(reason=f"deployment {d.deployment_id} does not exist (404)")
+            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=timeout)
+        if not isinstance(row, dict):
+            raise UnexpectedAnswer(f"GET /deployments/{d.deployment_id} answered something that is not an object")
+        self._read_row(row)
+        return self._new_log_lines(row) if want_logs else []
+
+    def _read_row(self, row: dict[str, Any]) -> None:
+        d = self.deployment
+        raw = str(row.get("status") or "")
+        if raw in _STATUS:
+            d.status = _STATUS[raw]
+        else:
+            self.notices.append(f"{d.label}: Coolify reports an unknown status {raw!r}; still waiting")
+        d.name = row.get("application_name") or d.name
+        d.url = self.provider.deployment_url(row.get("deployment_url")) or d.url
+
+    def _new_log_lines(self, row: dict[str, Any]) -> list[str]:
+        if "logs" not in row:
+            if not self.logs_hidden_noted:
+                self.logs_hidden_noted = True
+                self.notices.append("build logs are hidden: the token needs the 'read:sensitive' permission (and an admin or owner user) to read them")
+            return []
+        entries = parse_log_entries(row.get("logs"))
+        fresh = entries[self.logs_seen:]
+        self.logs_seen = len(entries)
+        lines: list[str] = []
+        for entry in fresh:
+            if not isinstance(entry, dict) or entry.get("hidden"):
+                continue
+            output = str(entry.get("output") or "")
+            lines.extend(output.splitlines() or ([] if not output else [output]))
+        return lines
+
+    def _adopt_from_history(self, reason: str) -> None:
+        """Follow the application's queued or in-progress deployment instead of a uuid that is not saved."""
+        d = self.deployment
+        answer = self.provider.get(
+            f"/deployments/applications/{d.resource}", "reading the application's deployments",
+            params={"skip": 0, "take": 10},
+        )
+        rows = answer.get("deployments") if isinstance(answer, dict) else answer  # the OpenAPI says a list
+        rows = [r for r in rows or [] if isinstance(r, dict)]
+        pr = self.provider.settings.pr or 0
+        mine = [r for r in rows if int(r.get("pull_request_id") or 0) == pr]
+        active = [r for r in mine if r.get("status") in ("queued", "in_progress")]
+        pick = next((r for r in active if r.get("commit") == "HEAD"), active[0] if active else None)
+        if pick is None and mine and d.deployment_id and self.phantom:
+            pick = mine[0]  # it ended between the trigger and now: the newest one is it
+        if pick is None:
+            d.server_problem = True
+            raise NotFound(
+                f"{d.label}: {reason}, and the application has no queued or running deployment to follow",
+                hint="look at the application's deployments in the Coolify dashboard",
+            )
+        old, d.deployment_id = d.deployment_id, str(pick.get("deployment_uuid"))
+        self.logs_seen = 0
+        self.notices.append(f"{d.label}: {reason}; following deployment {d.deployment_id} from its history instead of {old}")
+
+    def cancel(self) -> str:
+        d = self.deployment
+        try:
+            answer = self.provider.api.request("POST", f"/deployments/{d.deployment_id}/cancel")
+        except HTTPStatusError as exc:
+            return f"cancel refused: {exc.server_message or 'HTTP %d' % exc.status}"
+        except ServerError as exc:
+            return f"cancel failed: {exc.message}"
+        said = answer.get("message") if isinstance(answer, dict) else None
+        return str(said or "cancelled")
+
+
+class ResourceStatusFollower(CoolifyFollower):
+    """A service or database: no deployment record, so its resource status tells when it runs."""
+
+    def __init__(self, provider: CoolifyProvider, deployment: Deployment) -> None:
+        self.provider = provider
+        self.deployment = deployment
+        self.notices: list[str] = []
+        self.last_status = ""
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        d = self.deployment
+        try:
+            row = self.provider.get(f"/{d.kind}s/{d.resource}", f"reading the {d.kind}'s status", timeout=timeout)
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                d.server_problem, d.status = True, FAILED
+                d.message = f"Coolify has no {d.kind} {d.resource} (404)"
+                return []
+            raise
+        if not isinstance(row, dict):
+            raise UnexpectedAnswer(f"GET /{d.kind}s/{d.resource} answered something that is not an object")
+        d.name = row.get("name") or d.name
+        raw = str(row.get("status") or "")
+        state, _, health = raw.partition(":")
+        if state == "running" and health in ("healthy", "unknown", ""):
+            d.status = FINISHED
+            d.message = f"{d.kind} is {raw}"
+        else:
+            d.status = IN_PROGRESS
+        if raw != self.last_status:
+            self.last_status = raw
+            return [f"{d.kind} status: {raw or 'unknown'}"] if want_logs else []
+        return []
+
+
+def parse_log_entries(raw: Any) -> list[Any]:
+    """`logs` is a JSON-encoded string holding the entry array (or, defensively, the array itself)."""
+    if isinstance(raw, list):
+        return raw
+    if not isinstance(raw, str) or not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

@@ -1,0 +1,81 @@
+"""One exception hierarchy; each class carries the exit code CONTRACT.md gives its kind of failure."""
+
+from __future__ import annotations
+
+
+class DeployerError(Exception):
+    """Base of every error deployer reports to the user as one line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class InputError(DeployerError):
+    """Bad options, inputs or environment: nothing was sent to the server."""
+
+    exit_code = 2
+
+
+class ServerError(DeployerError):
+    """The server could not be used: unreachable, TLS, auth, permission, not found, odd answers."""
+
+    exit_code = 3
+    #: True when trying again later may succeed (network faults, 5xx, 429).
+    transient = False
+
+
+class Unreachable(ServerError):
+    """No answer: DNS, refused or reset connections, time-outs."""
+
+    transient = True
+
+    def __init__(self, message: str, *, hint: str = "", sent: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        #: False only when the request provably never left this machine (safe to retry a trigger).
+        self.sent = sent
+
+
+class TLSFailure(ServerError):
+    """The TLS handshake failed (self-signed or expired certificate, wrong host name)."""
+
+
+class UnexpectedAnswer(ServerError):
+    """An answer that is not what the API gives: HTML, a redirect, broken JSON."""
+
+
+class HTTPStatusError(ServerError):
+    """The server answered with an HTTP error; `server_message` is its own `message` field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        server_message: str = "",
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.server_message = server_message
+        self.retry_after = retry_after
+        self.transient = status in (429, 502, 503, 504) or status >= 500
+
+
+class AuthenticationFailed(ServerError):
+    """The token was refused (401)."""
+
+
+class PermissionDenied(ServerError):
+    """The token is valid but lacks a permission (403)."""
+
+
+class NotFound(ServerError):
+    """A resource or deployment the user named does not exist on the server."""

@@ -1,0 +1,84 @@
+"""What the user deploys and what becomes of it: resources, deployments, statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# The statuses a deployment can have, in the user's words (CONTRACT.md).
+QUEUED = "queued"
+IN_PROGRESS = "in_progress"
+FINISHED = "finished"
+FAILED = "failed"
+CANCELLED = "cancelled"
+TIMEOUT = "timeout"
+
+ENDED = frozenset({FINISHED, FAILED, CANCELLED, TIMEOUT})
+
+
+@dataclass
+class Deployment:
+    """One resource's deployment as this run knows it; it becomes one entry of the `result` output."""
+
+    provider: str
+    resource: str
+    kind: str
+    deployment_id: str | None = None
+    status: str = QUEUED
+    url: str | None = None
+    message: str = ""
+    name: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration: int | None = None
+    #: Exit code 3 when the server could not be used for this resource (not found, permission).
+    server_problem: bool = False
+    #: The last lines of its build log, kept for the failure report.
+    log_tail: list[str] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def label(self) -> str:
+        """How the resource is named in progress lines: its name when known, else its id."""
+        return self.name or self.resource
+
+    def as_result(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "resource": self.resource,
+            "kind": self.kind,
+            "deployment_id": self.deployment_id,
+            "status": self.status,
+            "url": self.url,
+            "message": self.message,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": self.duration,
+        }
+
+
+class Follower(Protocol):
+    """Follows one deployment on its server; implemented by each provider."""
+
+    deployment: Deployment
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        """Ask the server once; update `deployment` (status, name, url); return new log lines."""
+
+    def cancel(self) -> str:
+        """Ask the server to cancel the deployment; return what happened, in one line."""
+
+
+class Provider(Protocol):
+    """A deploy server: triggers deployments and hands back one follower per resource."""
+
+    name: str
+
+    def trigger(self) -> list[Follower]:
+        """Start the deploy; every requested resource gets a follower, refused ones already ended."""
+
+    def close(self) -> None:
+        """Release the HTTP connection pool."""

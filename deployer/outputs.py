@@ -1,0 +1,76 @@
+"""Step outputs for the CI platforms: GITHUB_OUTPUT, a GitLab dotenv file, and the JSON document."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from deployer.models import Deployment
+
+DOTENV_KEYS = {
+    "status": "DEPLOY_STATUS",
+    "deployment-id": "DEPLOY_ID",
+    "deployment-ids": "DEPLOY_IDS",
+    "deployment-url": "DEPLOY_URL",
+    "duration": "DEPLOY_DURATION",
+}
+
+
+def step_outputs(status: str, duration: int, deployments: list[Deployment]) -> dict[str, str]:
+    """The outputs of CONTRACT.md, as the strings a later step reads."""
+    ids = [d.deployment_id for d in deployments if d.deployment_id]
+    first_url = next((d.url for d in deployments if d.url), None)
+    return {
+        "status": status,
+        "deployment-id": ids[0] if ids else "",
+        "deployment-ids": ",".join(ids),
+        "deployment-url": first_url or "",
+        "duration": str(duration),
+        "result": json.dumps([d.as_result() for d in deployments], separators=(",", ":"), ensure_ascii=False),
+    }
+
+
+def github_output_text(outputs: dict[str, str]) -> str:
+    """The heredoc form the official toolkit writes: `name<<ghadelimiter_<uuid4>` ... delimiter."""
+    chunks = []
+    for name, value in outputs.items():
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        while delimiter in value or delimiter in name:  # never true for a random uuid, but cheap to keep
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(chunks)
+
+
+def write_github_output(path: str, outputs: dict[str, str]) -> None:
+    with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        handle.write(github_output_text(outputs))
+
+
+_DOTENV_UNSAFE = re.compile(r"\s")
+
+
+def dotenv_text(outputs: dict[str, str]) -> str:
+    """`KEY=VALUE` lines GitLab accepts: no blank or comment lines, no spaces or newlines in values."""
+    lines = []
+    for name, key in DOTENV_KEYS.items():
+        value = _DOTENV_UNSAFE.sub("_", outputs.get(name, ""))
+        lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def write_dotenv(path: str, outputs: dict[str, str]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(dotenv_text(outputs))
+
+
+def json_document(outputs: dict[str, str], deployments: list[Deployment], error: str | None) -> dict[str, Any]:
+    """The `--output json` document: every output as a field, `result` as a real array."""
+    document: dict[str, Any] = {key: value for key, value in outputs.items() if key != "result"}
+    document["duration"] = int(outputs["duration"])
+    document["result"] = [d.as_result() for d in deployments]
+    if error:
+        document["error"] = error
+    return document

@@ -1,0 +1,263 @@
+"""Turn options, action inputs (`INPUT_*`) and environment variables into one checked Settings.
+
+Precedence (CONTRACT.md): command-line option > action input > environment variable > default.
+Every bad value is an InputError (exit 2) naming the option and what it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
+
+from deployer.errors import InputError
+
+PROVIDERS = ("coolify", "dokploy")
+LOG_MODES = ("stream", "on-failure", "none")
+OUTPUT_MODES = ("text", "json")
+
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
+_SEPARATORS = re.compile(r"[,\s]+")
+_ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
+MAX_TIMEOUT = 24 * 3600.0
+
+
+@dataclass
+class Settings:
+    """Everything one `deployer deploy` run needs, already checked."""
+
+    provider: str
+    url: str
+    token: str
+    uuids: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    force: bool = False
+    pr: int | None = None
+    docker_tag: str | None = None
+    application_ids: list[str] = field(default_factory=list)
+    compose_ids: list[str] = field(default_factory=list)
+    title: str | None = None
+    description: str | None = None
+    wait: bool = True
+    timeout: float = 15 * 60.0
+    poll_interval: float = 5.0
+    cancel_on_timeout: bool = False
+    logs: str = "stream"
+    ca_cert: str | None = None
+    insecure: bool = False
+    output: str = "text"
+    dotenv: str | None = None
+
+    @property
+    def verify(self) -> bool | str:
+        if self.insecure:
+            return False
+        return self.ca_cert or True
+
+
+def parse_bool(value: str, option: str) -> bool:
+    """`true/false/yes/no/1/0` in any case, as CONTRACT.md allows for boolean inputs."""
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise InputError(f"{option}: {value!r} is not a boolean; use true or false")
+
+
+def parse_duration(value: str, option: str, *, minimum: float = 0.0, maximum: float = MAX_TIMEOUT) -> float:
+    """`90`, `90s`, `1.5s`, `15m`, `1h`, `1m30s` -> seconds."""
+    text = value.strip().lower()
+    parts = list(_DURATION_PART.finditer(text))
+    if not text or "".join(p.group(0) for p in parts) != text:
+        raise InputError(f"{option}: {value!r} is not a duration; use e.g. 90, 90s, 15m or 1h")
+    scale = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}
+    seconds = sum(float(p.group(1)) * scale[p.group(2)] for p in parts)
+    if seconds <= minimum:
+        raise InputError(f"{option}: {value!r} is too short; it must be more than {minimum:g}s")
+    if seconds > maximum:
+        raise InputError(f"{option}: {value!r} is too long; at most {maximum / 3600:g}h")
+    return seconds
+
+
+def split_ids(values: list[str], option: str) -> list[str]:
+    """Ids repeated, or comma-, space- or newline-separated; duplicates dropped, order kept."""
+    ids: list[str] = []
+    for value in values:
+        for item in _SEPARATORS.split(value.strip()):
+            if not item:
+                continue
+            if not _ID.match(item):
+                raise InputError(f"{option}: {item!r} is not a valid id; ids are letters, digits, '-', '_', '.' or ':'")
+            if item not in ids:
+                ids.append(item)
+    return ids
+
+
+def normalize_url(value: str, option: str = "--url") -> str:
+    """The instance's base URL; a trailing `/`, `/api` or `/api/v1` is tolerated and dropped."""
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in text:
+        raise InputError(f"{option}: {value!r} is not a URL; use e.g. https://coolify.example.com")
+    if parts.query or parts.fragment:
+        raise InputError(f"{option}: {value!r} must not have a query or fragment; give the instance's base URL")
+    try:
+        parts.port
+    except ValueError:
+        raise InputError(f"{option}: {value!r} has an invalid port") from None
+    path = parts.path.rstrip("/")
+    for suffix in ("/api/v1", "/api"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class _Sources:
+    """Looks one option up in the command line, then the action input, then the environment."""
+
+    def __init__(self, cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.cli = cli
+        self.env = env
+
+    def get(self, key: str, *, input_name: str | None = None, env_names: tuple[str, ...] = ()) -> Any:
+        """Return (value, where) for the first source that gives one; (None, None) for none."""
+        value = self.cli.get(key)
+        if value not in (None, (), []):
+            return value, "--" + key.replace("_", "-")
+        if input_name:
+            raw = self.env.get("INPUT_" + input_name.upper().replace(" ", "_"), "")
+            if raw.strip():
+                return raw, f"input {input_name!r}"
+        for name in env_names:
+            raw = self.env.get(name, "")
+            if raw.strip():
+                return raw, name
+        return None, None
+
+
+def _text(value: Any, where: str) -> str:
+    text = str(value).strip()
+    if not text:
+        raise InputError(f"{where}: must not be empty")
+    return text
+
+
+def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the CLI's values (None = not given) and the environment."""
+    env = os.environ if env is None else env
+    src = _Sources(cli, env)
+
+    def opt(key: str, parse: Callable[[Any, str], Any], default: Any, *, input_name: str | None = "", env_names: tuple[str, ...] = ()) -> Any:
+        value, where = src.get(key, input_name=key.replace("_", "-") if input_name == "" else input_name, env_names=env_names)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        return parse(value, where)
+
+    def flag(value: Any, where: str) -> bool:
+        return parse_bool(str(value), where)
+
+    def choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
+        def parse(value: Any, where: str) -> str:
+            word = str(value).strip().lower()
+            if word not in options:
+                raise InputError(f"{where}: {value!r} is not one of {', '.join(options)}")
+            return word
+        return parse
+
+    def ids(value: Any, where: str) -> list[str]:
+        return split_ids([value] if isinstance(value, str) else list(value), where)
+
+    def positive_int(value: Any, where: str) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) <= 0 or int(text) > 2**31:
+            raise InputError(f"{where}: {value!r} is not a pull request number; use a whole number like 42")
+        return int(text)
+
+    def single_word(value: Any, where: str) -> str:
+        text = _text(value, where)
+        if any(ch.isspace() for ch in text):
+            raise InputError(f"{where}: {value!r} must not contain spaces")
+        return text
+
+    uuids = opt("uuid", ids, [])
+    tags = opt("tag", ids, [])
+    application_ids = opt("application_id", ids, [])
+    compose_ids = opt("compose_id", ids, [])
+
+    provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
+    if provider is None:
+        provider = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids))
+
+    url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
+    token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
+    url = opt("url", lambda v, w: normalize_url(str(v), w), None, env_names=url_env)
+    token = opt("token", _text, None, env_names=token_env)
+    if url is None:
+        raise InputError(f"no {provider} URL: pass --url or set {url_env[0]}")
+    if token is None:
+        raise InputError(f"no API token: pass --token or set {token_env[0]}")
+
+    settings = Settings(
+        provider=provider,
+        url=url,
+        token=token,
+        uuids=uuids,
+        tags=tags,
+        force=opt("force", flag, False),
+        pr=opt("pr", positive_int, None),
+        docker_tag=opt("docker_tag", single_word, None),
+        application_ids=application_ids,
+        compose_ids=compose_ids,
+        title=opt("title", _text, None),
+        description=opt("description", _text, None),
+        wait=opt("wait", flag, True),
+        timeout=opt("timeout", parse_duration, 15 * 60.0),
+        poll_interval=opt("poll_interval", lambda v, w: parse_duration(str(v), w, maximum=600), 5.0),
+        cancel_on_timeout=opt("cancel_on_timeout", flag, False),
+        logs=opt("logs", choice(LOG_MODES), "stream"),
+        ca_cert=opt("ca_cert", _text, None, env_names=("DEPLOYER_CA_CERT",)),
+        insecure=opt("insecure", flag, False),
+        output=opt("output", choice(OUTPUT_MODES), "text", input_name=None),
+        dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
+    )
+    _check_targets(settings)
+    if settings.ca_cert and not os.path.isfile(settings.ca_cert):
+        raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
+    return settings
+
+
+def _infer_provider(env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool) -> str:
+    has_coolify = bool(env.get("COOLIFY_URL", "").strip())
+    has_dokploy = bool(env.get("DOKPLOY_URL", "").strip())
+    if has_coolify != has_dokploy:
+        return "coolify" if has_coolify else "dokploy"
+    if coolify_targets != dokploy_targets:
+        return "coolify" if coolify_targets else "dokploy"
+    raise InputError("which server? pass --provider coolify or --provider dokploy")
+
+
+def _check_targets(s: Settings) -> None:
+    if s.provider == "coolify":
+        if s.application_ids or s.compose_ids:
+            raise InputError("--application-id and --compose-id are for Dokploy; for Coolify use --uuid or --tag")
+        if s.uuids and s.tags:
+            raise InputError("use --uuid or --tag, not both (Coolify deploys one or the other)")
+        if not (s.uuids or s.tags):
+            raise InputError("nothing to deploy: pass --uuid or --tag")
+        if s.docker_tag and s.pr is None:
+            raise InputError("--docker-tag needs --pr (Coolify uses it for pull request previews)")
+        if s.pr is not None and s.tags:
+            raise InputError("--pr works with --uuid only: Coolify deploys no previews by tag")
+    else:
+        if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
+            raise InputError("--uuid, --tag, --force, --pr and --docker-tag are for Coolify; for Dokploy use --application-id or --compose-id")
+        if not (s.application_ids or s.compose_ids):
+            raise InputError("nothing to deploy: pass --application-id or --compose-id")

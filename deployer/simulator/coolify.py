@@ -1,0 +1,430 @@
+"""A simulated Coolify v4.3 API that behaves like ../shared/API-NOTES.md says, traps included.
+
+State moves with the clock (queued -> in_progress -> end), build logs grow while a deployment
+runs, tokens carry permissions, and the traps are real: GET /deploy is 405, unknown uuids are
+skipped, a second deploy of a busy app returns a phantom uuid that 404s, a tag deploy answers in
+another shape, logs are a JSON string with hidden entries, HTML errors without `Accept: json`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from deployer.simulator.server import Reply, Request, SimulatedServer
+
+PHANTOM = "Deployment already queued for this commit."
+ALL_PERMISSIONS = frozenset({"root"})
+
+
+def new_uuid() -> str:
+    """Coolify's ids are cuid2-like: 24 lowercase letters and digits."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(24))
+
+
+@dataclass
+class SimResource:
+    """An application, service or database on the simulated server, and how its deploys go."""
+
+    name: str
+    kind: str = "application"
+    uuid: str = field(default_factory=new_uuid)
+    outcome: str = "finished"  # finished | failed | cancelled (a user cancels it in the dashboard)
+    queue_seconds: float = 0.3
+    build_seconds: float = 1.5
+    tags: tuple[str, ...] = ()
+    refusal: str | None = None  # e.g. "Unauthorized to deploy this application."
+    pull_requests: tuple[int, ...] = ()
+    docker_image: bool = False
+    log_lines: int = 12
+    status: str = "running:healthy"
+    fqdn: str | None = None
+
+
+@dataclass
+class SimDeployment:
+    id: int
+    uuid: str
+    resource: SimResource
+    created: float
+    start: float
+    end: float
+    pull_request_id: int = 0
+    docker_tag: str | None = None
+    force: bool = False
+    commit: str = "HEAD"
+    cancelled_at: float | None = None
+    entries: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+
+
+class CoolifySimulator(SimulatedServer):
+    """Serve with `with CoolifySimulator([...], tokens={...}) as sim:`; `sim.url` is the instance URL."""
+
+    version = "4.3.10"
+
+    def __init__(
+        self,
+        resources: list[SimResource],
+        tokens: dict[str, set[str] | frozenset[str]] | None = None,
+        *,
+        speed: float = 1.0,
+        rate_limit: int = 200,
+        queue_full: int = 0,
+        retry_after: int = 60,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host, port)
+        self.resources = {r.uuid: r for r in resources}
+        self.tokens = dict(tokens or {"root-token": ALL_PERMISSIONS})
+        self.speed = speed
+        self.rate_limit = rate_limit
+        self.queue_full = queue_full
+        self.retry_after = retry_after
+        self.deployments: list[SimDeployment] = []
+        self.triggers = 0
+        self._t0 = time.monotonic()
+        self._epoch = datetime.now(timezone.utc)
+        self._hits: dict[str, list[float]] = {}
+        self._started: dict[str, float] = {}  # service/database uuid -> sim time of its start
+
+    # -- clock -----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated seconds since the server started (runs `speed` times faster than real time)."""
+        return (time.monotonic() - self._t0) * self.speed
+
+    def stamp(self, at: float) -> str:
+        return (self._epoch + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def status_of(self, d: SimDeployment, at: float | None = None) -> str:
+        at = self.now() if at is None else at
+        if d.cancelled_at is not None and at >= d.cancelled_at:
+            return "cancelled-by-user"
+        if at < d.start:
+            return "queued"
+        if at < d.end:
+            return "in_progress"
+        return {"finished": "finished", "failed": "failed", "cancelled": "cancelled-by-user"}[d.resource.outcome]
+
+    def _active(self, resource: SimResource) -> list[SimDeployment]:
+        return [d for d in self.deployments if d.resource is resource and self.status_of(d) in ("queued", "in_progress")]
+
+    def _create(self, resource: SimResource, pr: int, docker_tag: str | None, force: bool) -> SimDeployment:
+        now = self.now()
+        busy_until = max([d.end for d in self._active(resource)], default=now)
+        start = max(now + resource.queue_seconds, busy_until)
+        d = SimDeployment(
+            id=len(self.deployments) + 1, uuid=new_uuid(), resource=resource, created=now,
+            start=start, end=start + resource.build_seconds, pull_request_id=pr,
+            docker_tag=docker_tag, force=force,
+        )
+        d.entries = build_log(d)
+        self.deployments.append(d)
+        return d
+
+    def row(self, d: SimDeployment, sensitive: bool) -> dict[str, Any]:
+        now = self.now()
+        status = self.status_of(d, now)
+        r = d.resource
+        ended = status not in ("queued", "in_progress")
+        row: dict[str, Any] = {
+            "id": d.id,
+            "application_id": str(list(self.resources).index(r.uuid) + 1),
+            "deployment_uuid": d.uuid,
+            "pull_request_id": d.pull_request_id,
+            "force_rebuild": d.force,
+            "commit": d.commit,
+            "status": status,
+            "is_webhook": False,
+            "is_api": True,
+            "created_at": self.stamp(d.created),
+            "updated_at": self.stamp(min(now, d.end)),
+            "current_process_id": None,
+            "restart_only": False,
+            "git_type": None,
+            "server_id": 0,
+            "application_name": r.name,
+            "server_name": "localhost",
+            "deployment_url": f"/project/p1/environment/e1/application/{r.uuid}/deployment/{d.uuid}",
+            "destination_id": "0",
+            "only_this_server": False,
+            "rollback": False,
+            "commit_message": None,
+            "finished_at": self.stamp(d.cancelled_at if d.cancelled_at is not None and d.cancelled_at < d.end else d.end) if ended else None,
+        }
+        if sensitive:
+            limit = min(now, d.cancelled_at) if d.cancelled_at is not None else now
+            visible = [entry for at, entry in d.entries if at <= limit]
+            row["logs"] = json.dumps(visible)  # a JSON-encoded STRING, as Coolify stores it
+        return row
+
+    def _resource_status(self, r: SimResource) -> str:
+        started = self._started.get(r.uuid)
+        if started is None:
+            return r.status
+        if self.now() < started + r.build_seconds:
+            return "starting:unknown"
+        return "running:healthy" if r.outcome == "finished" else "exited"
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        if request.path in ("/api/health", "/api/v1/health"):
+            return Reply(200, raw=b"OK", content_type="text/html; charset=UTF-8")
+        if not request.path.startswith("/api/v1/"):
+            return self._error(request, 404, "Not found.")
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else ""
+        if token not in self.tokens:
+            return self._error(request, 401, "Unauthenticated.")
+        hits = [t for t in self._hits.get(token, []) if t > time.monotonic() - 60]
+        hits.append(time.monotonic())
+        self._hits[token] = hits
+        if len(hits) > self.rate_limit:
+            return self._error(request, 429, "Too Many Attempts.", {"Retry-After": "60"})
+        permissions = self.tokens[token]
+        path = request.path[len("/api/v1"):]
+        method = request.method
+        for route_method, pattern, name in _ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and route_method == method:
+                return getattr(self, name)(request, permissions, *match.groups())
+        if path == "/deploy" and method == "GET":
+            return self._error(request, 405, "This endpoint has changed to a POST request.")
+        return self._error(request, 404, "Not found.")
+
+    def _error(self, request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+        """Laravel answers errors as HTML (or a login redirect) unless the client accepts JSON."""
+        if "application/json" not in request.headers.get("accept", ""):
+            if status == 401:
+                return Reply(302, raw=b"", headers={"Location": "/login"}, content_type="text/html")
+            page = f"<!DOCTYPE html><html><head><title>{message}</title></head><body>{status}</body></html>"
+            return Reply(status, raw=page.encode(), content_type="text/html; charset=UTF-8", headers=headers or {})
+        return Reply(status, {"message": message}, headers=headers or {})
+
+    @staticmethod
+    def _can(permissions: set[str] | frozenset[str], needed: str) -> bool:
+        return "root" in permissions or needed in permissions
+
+    def _needs(self, request: Request, permissions: Any, needed: str) -> Reply | None:
+        if self._can(permissions, needed):
+            return None
+        return self._error(request, 403, f"Missing required permissions: {needed}")
+
+    def deploy(self, request: Request, permissions: Any) -> Reply:
+        denied = self._needs(request, permissions, "deploy")
+        if denied:
+            return denied
+        params = {k: v[-1] for k, v in request.query.items()}
+        if request.body:
+            try:
+                body = json.loads(request.body)
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+        uuids, tags = params.get("uuid", ""), params.get("tag", "")
+        force = params.get("force", "").lower() in ("true", "1")
+        pr_text = params.get("pull_request_id") or params.get("pr") or "0"
+        docker_tag = params.get("docker_tag") or None
+        if uuids and tags:
+            return self._error(request, 400, "You can only use uuid or tag, not both.")
+        if not uuids and not tags:
+            return self._error(request, 400, "You must provide uuid or tag.")
+        if docker_tag and pr_text == "0":
+            return self._error(request, 400, "docker_tag requires pull_request_id.")
+        if not pr_text.isdigit():
+            return self._error(request, 422, "The pull request id field must be an integer.")
+        if self.queue_full > 0:
+            self.queue_full -= 1
+            return self._error(request, 429, "Deployment queue is full. Please try again later.", {"Retry-After": str(self.retry_after)})
+        self.triggers += 1
+        pr = int(pr_text)
+        if tags:
+            return self._deploy_by_tag(request, [t for t in tags.split(",") if t], force)
+        items = []
+        for uuid in [u for u in uuids.split(",") if u]:
+            resource = self.resources.get(uuid)
+            if resource is None:
+                continue  # unknown uuids are skipped silently
+            message, deployment_uuid = self._deploy_resource(resource, force, pr, docker_tag)
+            item = {"message": message, "resource_uuid": uuid}
+            if deployment_uuid:
+                item["deployment_uuid"] = deployment_uuid
+            items.append(item)
+        if not items:
+            return self._error(request, 404, "No resources found.")
+        return Reply(200, {"deployments": items})
+
+    def _deploy_by_tag(self, request: Request, tags: list[str], force: bool) -> Reply:
+        messages: list[str] = []
+        details: list[dict[str, str]] = []
+        known = {t for r in self.resources.values() for t in r.tags}
+        for tag in tags:
+            if tag not in known:
+                continue
+            tagged = [r for r in self.resources.values() if tag in r.tags and r.kind in ("application", "service")]
+            if not tagged:
+                messages.append(f"No resources found for tag {tag}.")
+                continue
+            for resource in sorted(tagged, key=lambda r: r.kind != "application"):
+                message, deployment_uuid = self._deploy_resource(resource, force, 0, None)
+                if deployment_uuid:
+                    details.append({"resource_uuid": resource.uuid, "deployment_uuid": deployment_uuid})
+                messages.append(message)
+        if not messages:
+            return self._error(request, 404, "No resources found with this tag.")
+        body: dict[str, Any] = {"message": messages}
+        if details:
+            body["details"] = details
+        return Reply(200, body)
+
+    def _deploy_resource(self, r: SimResource, force: bool, pr: int, docker_tag: str | None) -> tuple[str, str | None]:
+        if r.refusal:
+            return r.refusal, None
+        if r.kind == "service":
+            self._started[r.uuid] = self.now()
+            return f"Service {r.name} started. It could take a while, be patient.", None
+        if r.kind == "database":
+            self._started[r.uuid] = self.now()
+            return f"Database {r.name} started.", None
+        if pr and pr not in r.pull_requests:
+            return f"Pull request {pr} not found for this resource.", None
+        if docker_tag and not r.docker_image:
+            return "docker_tag can only be used with Docker Image applications.", None
+        if not force and any(d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == "HEAD" for d in self._active(r)):
+            return PHANTOM, new_uuid()  # never saved: polling it gives 404
+        d = self._create(r, pr, docker_tag, force)
+        return f"Application {r.name} deployment queued.", d.uuid
+
+    def get_deployments(self, request: Request, permissions: Any) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        sensitive = self._can(permissions, "read:sensitive")
+        active = [self.row(d, sensitive) for d in self.deployments if self.status_of(d) in ("queued", "in_progress")]
+        return Reply(200, active)
+
+    def get_deployment(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        d = next((d for d in self.deployments if d.uuid == uuid), None)
+        if d is None:
+            return self._error(request, 404, "Deployment not found.")
+        return Reply(200, self.row(d, self._can(permissions, "read:sensitive")))
+
+    def cancel_deployment(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "deploy")
+        if denied:
+            return denied
+        d = next((d for d in self.deployments if d.uuid == uuid), None)
+        if d is None:
+            return self._error(request, 404, "Deployment not found.")
+        status = self.status_of(d)
+        if status not in ("queued", "in_progress"):
+            return self._error(request, 400, f"Deployment cannot be cancelled. Current status: {status}")
+        d.cancelled_at = self.now()
+        return Reply(200, {"message": "Deployment cancelled successfully.", "deployment_uuid": uuid, "status": "cancelled-by-user"})
+
+    def app_deployments(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        r = self.resources.get(uuid)
+        if r is None or r.kind != "application":
+            return self._error(request, 404, "Application not found.")
+        skip = int((request.query.get("skip") or ["0"])[0] or 0)
+        take = int((request.query.get("take") or ["10"])[0] or 10)
+        rows = [self.row(d, self._can(permissions, "read:sensitive")) for d in reversed(self.deployments) if d.resource is r]
+        return Reply(200, {"count": len(rows), "deployments": rows[skip:skip + take]})
+
+    def get_resource(self, request: Request, permissions: Any, plural: str, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        kind = plural[:-1]
+        r = self.resources.get(uuid)
+        if r is None or r.kind != kind:
+            return self._error(request, 404, f"{kind.capitalize()} not found.")
+        return Reply(200, self._resource_body(r))
+
+    def list_resources(self, request: Request, permissions: Any, plural: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        return Reply(200, [self._resource_body(r) for r in self.resources.values() if r.kind == plural[:-1]])
+
+    def _resource_body(self, r: SimResource) -> dict[str, Any]:
+        return {"uuid": r.uuid, "name": r.name, "status": self._resource_status(r), "fqdn": r.fqdn}
+
+    def get_version(self, request: Request, permissions: Any) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        return denied or Reply(200, raw=self.version.encode(), content_type="text/html; charset=UTF-8")
+
+
+_ROUTES = [
+    ("POST", r"/deploy", "deploy"),
+    ("GET", r"/deployments", "get_deployments"),
+    ("GET", r"/deployments/applications/([^/]+)", "app_deployments"),
+    ("GET", r"/deployments/([^/]+)", "get_deployment"),
+    ("POST", r"/deployments/([^/]+)/cancel", "cancel_deployment"),
+    ("GET", r"/(applications|services|databases)/([^/]+)", "get_resource"),
+    ("GET", r"/(applications|services|databases)", "list_resources"),
+    ("GET", r"/version", "get_version"),
+]
+
+
+def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
+    """A plausible Coolify build log, each entry stamped with when it appears (sim seconds)."""
+    r = d.resource
+    steps: list[tuple[str | None, str, bool]] = [
+        (None, f"Starting deployment of acme/{r.name}:main to localhost.", False),
+        ("docker ps -a --filter name=helper", "a1b2c3 coolify-helper", True),
+        (None, "Preparing container with helper image: ghcr.io/coollabsio/coolify-helper:1.0.8.", False),
+        ("git ls-remote https://github.com/acme/app refs/heads/main", "4f2a9c1e\trefs/heads/main", True),
+        (None, f"Importing acme/{r.name}:main (commit sha HEAD) to /artifacts/{d.uuid}.", False),
+        (None, "Image not found. Building new image.", False),
+        (None, "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s", False),
+        (None, "#5 [2/5] COPY package*.json ./", False),
+    ]
+    filler = max(0, r.log_lines - 10)
+    steps += [(None, f"#8 [3/5] RUN npm ci ... step {i + 1} of {filler}", False) for i in range(filler)]
+    if r.outcome == "failed":
+        steps += [
+            (None, "#9 [4/5] RUN npm run build", False),
+            (None, "#9 ERROR: process \"/bin/sh -c npm run build\" did not complete successfully: exit code: 1", False),
+            (None, "Deployment failed. Removing the new version of your application.", False),
+        ]
+    else:
+        steps += [
+            (None, "Building docker image completed.", False),
+            (None, "Rolling update started.", False),
+            (None, "New container started. Removing old containers.", False),
+            (None, "Rolling update completed.", False),
+        ]
+    span = max(d.end - d.start, 0.001)
+    entries = []
+    for i, (command, output, hidden) in enumerate(steps):
+        at = d.start + span * i / max(1, len(steps) - 1) * 0.98
+        entry: dict[str, Any] = {
+            "command": command,
+            "output": output,
+            "type": "stdout",
+            "timestamp": (datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+            "hidden": hidden,
+            "batch": 1,
+        }
+        if i:
+            entry["order"] = i + 1  # the first entry comes without `order`, as on real servers
+        entries.append((at, entry))
+    return entries
