@@ -30,7 +30,7 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(name="deployer", cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="deployer", message="%(prog)s %(version)s")
 def cli() -> None:
     """Deploy to Coolify or Dokploy from CI, follow the deployment to its end, and fail when it fails."""

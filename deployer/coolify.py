@@ -67,6 +67,7 @@ class CoolifyProvider:
             settings.url + "/api/v1",
             {"Authorization": f"Bearer {settings.token}"},
             verify=settings.verify,
+            timeout=min(30.0, settings.timeout),
             **client_options,
         )
 

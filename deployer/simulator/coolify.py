@@ -45,6 +45,7 @@ class SimResource:
     log_lines: int = 12
     status: str = "running:healthy"
     fqdn: str | None = None
+    vanishes: bool = False  # its deployments are never saved: polling them gives 404
 
 
 @dataclass
@@ -128,7 +129,8 @@ class CoolifySimulator(SimulatedServer):
             docker_tag=docker_tag, force=force,
         )
         d.entries = build_log(d)
-        self.deployments.append(d)
+        if not resource.vanishes:
+            self.deployments.append(d)
         return d
 
     def row(self, d: SimDeployment, sensitive: bool) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from click.testing import CliRunner
+
+from deployer.cli import cli
+from deployer.simulator.coolify import CoolifySimulator, SimResource
+from tests.openapi import OpenAPIDocument
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+_ENV_PREFIXES = ("INPUT_", "GITHUB_", "GITLAB_", "CI_", "COOLIFY_", "DOKPLOY_", "DEPLOYER_")
+_documents: dict[str, OpenAPIDocument] = {}
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared: skipped where it is absent (a user's clone), a failure in .ci/run."""
+    path = SHARED / relative
+    if not path.exists():
+        message = f"../shared/{relative} is not beside this checkout"
+        if os.environ.get("DEPLOYER_REQUIRE_SHARED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def openapi(name: str) -> OpenAPIDocument:
+    if name not in _documents:
+        _documents[name] = OpenAPIDocument(str(shared_file(f"specs/{name}-openapi.json")))
+    return _documents[name]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see no CI variables from the machine running them: each test sets what it needs."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in ("CI", "NO_COLOR"):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def coolify() -> Any:
+    """Start simulated Coolify servers; afterwards, every request they got must fit the OpenAPI document."""
+    started: list[CoolifySimulator] = []
+
+    def make(resources: list[SimResource], **options: Any) -> CoolifySimulator:
+        sim = CoolifySimulator(resources, **options).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+    if SHARED.exists():
+        document = openapi("coolify")
+        problems = [p for sim in started for r in sim.requests for p in document.check(r)]
+        assert not problems, "requests that do not fit coolify-openapi.json:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def run() -> Callable[..., Any]:
+    """Invoke the CLI the way a user does; returns click's Result (exit_code, stdout, stderr)."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,66 @@
+"""Read CI files the way the platforms do, to check what deployer writes."""
+
+from __future__ import annotations
+
+import re
+
+
+def parse_github_file(text: str) -> dict[str, str]:
+    """The Actions runner's parser for GITHUB_OUTPUT / GITHUB_ENV (FileCommandManager).
+
+    `name=value`, or `name<<DELIMITER`, value lines, a line exactly `DELIMITER`. Raises
+    ValueError where the runner fails the step ("Unable to process file command").
+    """
+    if "\r" in text:
+        raise ValueError("CR in the file: it would stay in the values on Linux")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    outputs: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line == "":
+            continue
+        eq, heredoc = line.find("="), line.find("<<")
+        if heredoc >= 0 and (eq < 0 or heredoc < eq):
+            name, delimiter = line[:heredoc], line[heredoc + 2:]
+            if not name or not delimiter:
+                raise ValueError(f"invalid heredoc line {line!r}")
+            value: list[str] = []
+            while True:
+                if i >= len(lines):
+                    raise ValueError(f"no closing delimiter for {name!r}")
+                if lines[i] == delimiter:
+                    i += 1
+                    break
+                value.append(lines[i])
+                i += 1
+            outputs[name] = "\n".join(value)
+        elif eq > 0:
+            outputs[line[:eq]] = line[eq + 1:]
+        else:
+            raise ValueError(f"invalid line {line!r}")
+    return outputs
+
+
+_DOTENV_KEY = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def parse_gitlab_dotenv(text: str) -> dict[str, str]:
+    """GitLab's dotenv report rules: KEY=VALUE lines, no blank or comment lines, under 5 KB."""
+    if len(text.encode()) >= 5 * 1024:
+        raise ValueError("dotenv report over 5 KB")
+    values: dict[str, str] = {}
+    for line in text.rstrip("\n").split("\n"):
+        if not line.strip() or line.lstrip().startswith("#"):
+            raise ValueError("blank or comment line: GitLab rejects the report")
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _DOTENV_KEY.match(key):
+            raise ValueError(f"invalid key in {line!r}")
+        if any(ch.isspace() for ch in value):
+            raise ValueError(f"space in the value of {key}")
+        values[key] = value
+    return values

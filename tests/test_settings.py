@@ -1,0 +1,132 @@
+"""Options, action inputs and environment: precedence, parsing, and bad input answered with exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployer.errors import InputError
+from deployer.settings import normalize_url, parse_bool, parse_duration, resolve, split_ids
+
+BASE = {"COOLIFY_URL": "https://coolify.example.com", "COOLIFY_TOKEN": "env-token"}
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("1m30s", 90), ("0.5s", 0.5), ("250ms", 0.25), (" 2M ", 120)])
+def test_durations(text, seconds):
+    assert parse_duration(text, "--timeout") == seconds
+
+
+@pytest.mark.parametrize("text", ["", " ", "-5", "0", "0s", "abc", "15 m", "1d", "25h", "1e3", "15m-", "∞"])
+def test_bad_durations(text):
+    with pytest.raises(InputError):
+        parse_duration(text, "--timeout")
+
+
+def test_ids_split_on_commas_spaces_and_newlines_without_duplicates():
+    assert split_ids(["a1,b2", "c3 d4\ne5", "a1"], "--uuid") == ["a1", "b2", "c3", "d4", "e5"]
+
+
+@pytest.mark.parametrize("value", ["TRUE", "yes", "1", "On"])
+def test_booleans_true(value):
+    assert parse_bool(value, "force") is True
+
+
+@pytest.mark.parametrize("value", ["False", "NO", "0"])
+def test_booleans_false(value):
+    assert parse_bool(value, "force") is False
+
+
+@pytest.mark.parametrize("url, base", [
+    ("https://c.example.com", "https://c.example.com"),
+    ("https://c.example.com/", "https://c.example.com"),
+    ("https://c.example.com/api", "https://c.example.com"),
+    ("https://c.example.com/api/v1/", "https://c.example.com"),
+    ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+    ("https://example.com/coolify/api/v1", "https://example.com/coolify"),
+])
+def test_urls_are_normalized(url, base):
+    assert normalize_url(url) == base
+
+
+def test_precedence_option_over_input_over_environment():
+    env = {**BASE, "INPUT_TOKEN": "input-token", "INPUT_UUID": "from-input", "INPUT_TIMEOUT": "10m"}
+    s = resolve({"uuid": ("from-cli",)}, env)
+    assert s.uuids == ["from-cli"]          # option beats input
+    assert s.token == "input-token"         # input beats COOLIFY_TOKEN
+    assert s.timeout == 600
+    assert s.url == "https://coolify.example.com"
+
+
+def test_an_empty_input_means_not_given():
+    env = {**BASE, "INPUT_TOKEN": "", "INPUT_UUID": "a1", "INPUT_TIMEOUT": "", "INPUT_WAIT": ""}
+    s = resolve({}, env)
+    assert (s.token, s.timeout, s.wait) == ("env-token", 900, True)
+
+
+def test_hyphenated_inputs_are_read_with_their_hyphens():
+    env = {**BASE, "INPUT_UUID": "a1", "INPUT_POLL-INTERVAL": "2s", "INPUT_CANCEL-ON-TIMEOUT": "yes", "INPUT_DOCKER-TAG": "v2", "INPUT_PR": "3"}
+    s = resolve({}, env)
+    assert (s.poll_interval, s.cancel_on_timeout, s.docker_tag, s.pr) == (2, True, "v2", 3)
+
+
+def test_provider_is_inferred_from_the_only_url_set():
+    assert resolve({"uuid": ("a1",)}, BASE).provider == "coolify"
+
+
+def test_defaults_match_the_contract():
+    s = resolve({"uuid": ("a1",)}, BASE)
+    assert (s.wait, s.timeout, s.poll_interval, s.logs, s.force, s.cancel_on_timeout, s.output) == (True, 900, 5, "stream", False, False, "text")
+
+
+BAD_INPUT = [
+    ([], {}, "which server"),
+    (["--provider", "heroku"], BASE, "not one of"),
+    (["--uuid", "a1"], {"COOLIFY_TOKEN": "t"}, "no coolify URL"),
+    (["--uuid", "a1"], {"COOLIFY_URL": "https://c.example.com"}, "no API token"),
+    ([], BASE, "nothing to deploy"),
+    (["--uuid", "a1", "--tag", "prod"], BASE, "not both"),
+    (["--tag", "prod", "--pr", "3"], BASE, "--pr works with --uuid only"),
+    (["--uuid", "a1", "--docker-tag", "v1"], BASE, "--docker-tag needs --pr"),
+    (["--uuid", "a1", "--pr", "abc"], BASE, "pull request number"),
+    (["--uuid", "a1", "--pr", "-1"], BASE, "pull request number"),
+    (["--uuid", "a1", "--timeout", "-5m"], BASE, "--timeout"),
+    (["--uuid", "a1", "--timeout", "9999h"], BASE, "too long"),
+    (["--uuid", "a1", "--poll-interval", "soon"], BASE, "--poll-interval"),
+    (["--uuid", "a1", "--logs", "verbose"], BASE, "--logs"),
+    (["--uuid", "a1", "--output", "xml"], BASE, "--output"),
+    (["--uuid", "a1", "--url", "coolify.example.com"], BASE, "not a URL"),
+    (["--uuid", "a1", "--url", "ftp://c.example.com"], BASE, "not a URL"),
+    (["--uuid", "a1", "--url", "https://c.example.com:99999"], BASE, "invalid port"),
+    (["--uuid", "app 1"], BASE, None),  # splits into two ids: fine, not an error
+    (["--uuid", "ápp"], BASE, "not a valid id"),
+    (["--uuid", "a1", "--token", "  "], BASE, "must not be empty"),
+    (["--uuid", "a1", "--ca-cert", "/nonexistent/ca.pem"], BASE, "no file"),
+    (["--uuid", "a1"], {**BASE, "INPUT_APPLICATION-ID": "x"}, "for Dokploy"),
+    (["--uuid", "a1", "--bogus"], BASE, "No such option"),
+    (["--uuid", "a1"], {**BASE, "INPUT_WAIT": "maybe"}, "not a boolean"),
+    (["--uuid", "a1"], {**BASE, "INPUT_TIMEOUT": "forever"}, "not a duration"),
+]
+
+
+@pytest.mark.parametrize("argv, env, expected", [c for c in BAD_INPUT if c[2]])
+def test_bad_input_is_exit_2_with_one_line_and_no_traceback(run, argv, env, expected):
+    result = run("deploy", *argv, env=env)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("deployer: error: ")
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_version(run):
+    from deployer import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"deployer {__version__}"
+
+
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "deployer", "deploy", "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and "--poll-interval" in done.stdout
