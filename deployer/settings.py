@@ -195,6 +195,9 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
     provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
     if provider is None:
         provider = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids))
+    config, where = src.get("config", input_name="config", env_names=("DEPLOYER_CONFIG",))
+    if config is not None:
+        raise InputError(f"{where}: config files are not supported by this version yet; pass the targets as options")
 
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
     token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
@@ -257,6 +260,7 @@ def _check_targets(s: Settings) -> None:
         if s.pr is not None and s.tags:
             raise InputError("--pr works with --uuid only: Coolify deploys no previews by tag")
     else:
+        raise InputError("Dokploy is not supported by this version yet; use --provider coolify")
         if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
             raise InputError("--uuid, --tag, --force, --pr and --docker-tag are for Coolify; for Dokploy use --application-id or --compose-id")
         if not (s.application_ids or s.compose_ids):

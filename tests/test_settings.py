@@ -104,6 +104,7 @@ BAD_INPUT = [
     (["--uuid", "a1", "--bogus"], BASE, "No such option"),
     (["--uuid", "a1"], {**BASE, "INPUT_WAIT": "maybe"}, "not a boolean"),
     (["--uuid", "a1"], {**BASE, "INPUT_TIMEOUT": "forever"}, "not a duration"),
+    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "deployer.yml"}, "config files are not supported"),
 ]
 
 
