@@ -46,6 +46,10 @@ def _deploy_options(func: Any) -> Any:
         click.option("--force", is_flag=True, default=None, help="Coolify: rebuild without cache."),
         click.option("--pr", metavar="N", help="Coolify: deploy pull request N's preview."),
         click.option("--docker-tag", metavar="TAG", help="Coolify: image tag for a Docker-image app (with --pr)."),
+        click.option("--application-id", multiple=True, metavar="ID", help="Dokploy application id(s)."),
+        click.option("--compose-id", multiple=True, metavar="ID", help="Dokploy compose id(s)."),
+        click.option("--title", metavar="TEXT", help="Dokploy deployment title (default names the CI run)."),
+        click.option("--description", metavar="TEXT", help="Dokploy deployment description."),
         click.option("--wait/--no-wait", default=None, help="Follow deployments to their end (default: wait)."),
         click.option("--timeout", metavar="DURATION", help="Give up waiting after this: 90, 90s, 15m, 1h (default 15m)."),
         click.option("--poll-interval", metavar="DURATION", help="Longest pause between status checks (default 5s)."),
@@ -117,7 +121,7 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
 
 
 @cli.command()
-@click.option("--provider", type=click.Choice(["coolify"]), default="coolify", show_default=True, help="Which simulated server.")
+@click.option("--provider", type=click.Choice(["coolify", "dokploy"]), default="coolify", show_default=True, help="Which simulated server.")
 @click.option("--fail", is_flag=True, help="Make one deployment fail, to see how a failure reads.")
 @click.option("--logs", type=click.Choice(["stream", "on-failure", "none"]), default="stream", show_default=True)
 def demo(provider: str, fail: bool, logs: str) -> int:

@@ -270,6 +270,10 @@ class DeploymentFollower(CoolifyFollower):
         raw = str(row.get("status") or "")
         if raw in _STATUS:
             d.status = _STATUS[raw]
+            if d.status == FAILED:
+                d.message = "the deployment failed; its build log says why"
+            elif d.status == CANCELLED:
+                d.message = "the deployment was cancelled in Coolify"
         else:
             self.notices.append(f"{d.label}: Coolify reports an unknown status {raw!r}; still waiting")
         d.name = row.get("application_name") or d.name

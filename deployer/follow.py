@@ -105,7 +105,7 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
     follower, d = watch.follower, watch.follower.deployment
     for text in _drain_notices(follower):
         reporter.notice(text)
-    if error is not None:
+    if error is not None and not d.ended:
         if isinstance(error, (AuthenticationFailed, PermissionDenied)):
             raise error
         if isinstance(error, NotFound):
@@ -120,6 +120,8 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
         watch.due = now + max(watch.delay, retry_after)
         watch.delay = min(poll_interval, watch.delay * GROWTH)
         return
+    if error is not None:  # the check saw the end, then failed on something else (the log): still an end
+        reporter.warning(f"{d.label}: {error}")
     watch.last_error = None
     if lines:
         watch.tail.extend(lines)

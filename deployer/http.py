@@ -104,22 +104,24 @@ class ApiClient:
             try:
                 body = json.loads(text)
             except ValueError:
-                if _looks_like_html(response):
+                if status >= 400:
+                    body = None  # an error page: reported by its status below
+                elif _looks_like_html(response):
                     raise UnexpectedAnswer(
                         f"{method} {url} answered HTTP {status} with an HTML page, not JSON",
                         hint="a proxy, login page or firewall may be in front of the API; check the URL",
                     ) from None
-                if status < 400:
+                else:
                     raise UnexpectedAnswer(f"{method} {url} answered HTTP {status} with invalid JSON") from None
-                body = text.strip()
         if status >= 400:
             server_message = ""
             if isinstance(body, dict):
                 server_message = str(body.get("message") or "")
             elif isinstance(body, str):
                 server_message = body[:200]
+            page = " with an HTML page" if body is None and _looks_like_html(response) else ""
             raise HTTPStatusError(
-                f"{method} {url} answered HTTP {status}" + (f": {server_message}" if server_message else ""),
+                f"{method} {url} answered HTTP {status}{page}" + (f": {server_message}" if server_message else ""),
                 status=status,
                 server_message=server_message,
                 retry_after=_retry_after(response),

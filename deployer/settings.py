@@ -219,7 +219,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         docker_tag=opt("docker_tag", single_word, None),
         application_ids=application_ids,
         compose_ids=compose_ids,
-        title=opt("title", _text, None),
+        title=opt("title", _text, None) or (ci_run_title(env) if provider == "dokploy" else None),
         description=opt("description", _text, None),
         wait=opt("wait", flag, True),
         timeout=opt("timeout", parse_duration, 15 * 60.0),
@@ -235,6 +235,17 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
     if settings.ca_cert and not os.path.isfile(settings.ca_cert):
         raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
     return settings
+
+
+def ci_run_title(env: Mapping[str, str]) -> str:
+    """A default Dokploy title that names the CI run: repository, ref, short sha, run id."""
+    repo = env.get("GITHUB_REPOSITORY") or env.get("CI_PROJECT_PATH") or ""
+    ref = env.get("GITHUB_REF_NAME") or env.get("CI_COMMIT_REF_NAME") or ""
+    sha = (env.get("GITHUB_SHA") or env.get("CI_COMMIT_SHA") or "")[:7]
+    run = env.get("GITHUB_RUN_ID") or env.get("CI_PIPELINE_ID") or ""
+    parts = [f"{repo}@{ref}" if repo and ref else repo or ref, sha, f"run {run}" if run else ""]
+    named = " ".join(p for p in parts if p)
+    return f"deployer: {named}" if named else "deployer"
 
 
 def _infer_provider(env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool) -> str:
@@ -260,7 +271,6 @@ def _check_targets(s: Settings) -> None:
         if s.pr is not None and s.tags:
             raise InputError("--pr works with --uuid only: Coolify deploys no previews by tag")
     else:
-        raise InputError("Dokploy is not supported by this version yet; use --provider coolify")
         if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
             raise InputError("--uuid, --tag, --force, --pr and --docker-tag are for Coolify; for Dokploy use --application-id or --compose-id")
         if not (s.application_ids or s.compose_ids):

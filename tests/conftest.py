@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from deployer.cli import cli
 from deployer.simulator.coolify import CoolifySimulator, SimResource
+from deployer.simulator.dokploy import DokploySimulator, SimTarget
 from tests.openapi import OpenAPIDocument
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -58,6 +59,25 @@ def coolify() -> Any:
         document = openapi("coolify")
         problems = [p for sim in started for r in sim.requests for p in document.check(r)]
         assert not problems, "requests that do not fit coolify-openapi.json:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def dokploy() -> Any:
+    """Start simulated Dokploy servers; afterwards, every request they got must fit the OpenAPI document."""
+    started: list[DokploySimulator] = []
+
+    def make(targets: list[SimTarget], **options: Any) -> DokploySimulator:
+        sim = DokploySimulator(targets, **options).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+    if SHARED.exists():
+        document = openapi("dokploy")
+        problems = [p for sim in started for r in sim.requests for p in document.check(r)]
+        assert not problems, "requests that do not fit dokploy-openapi.json:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from deployer.simulator.coolify import CoolifySimulator, SimResource
+from deployer.simulator.dokploy import DokploySimulator, SimTarget
 
 DEMO_TOKEN = "demo-token-not-a-secret"
 
@@ -13,6 +14,12 @@ DEMO_TOKEN = "demo-token-not-a-secret"
 @contextmanager
 def demo_server(provider: str = "coolify", *, fail: bool = False) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Serve a two-resource demo; yield (url, token, options naming the targets)."""
+    if provider == "dokploy":
+        apps = [SimTarget("web", id="webDemoApp0000000000001", build_seconds=4.0),
+                SimTarget("worker", id="workerDemoApp000000002", build_seconds=4.0, outcome="error" if fail else "done")]
+        with DokploySimulator(apps, keys={DEMO_TOKEN: None}, queue_delay=1.0) as dokploy:
+            yield dokploy.url, DEMO_TOKEN, {"application_id": (",".join(a.id for a in apps),)}
+        return
     resources = [
         SimResource("web", uuid="w3b0demo0app0000000000001", queue_seconds=1.0, build_seconds=5.0),
         SimResource("worker", uuid="w0rk3rdemo0app00000000002", queue_seconds=1.5, build_seconds=7.0,

@@ -1,0 +1,310 @@
+"""A simulated Dokploy v0.30 REST API that behaves like ../shared/API-NOTES.md says, traps included.
+
+One build queue (concurrency 1): a deploy answers an EMPTY 200 (application) and no id; the
+deployment row is created only when the job starts; `application.one` keeps the previous deploy's
+`done` until then; git deploys overwrite the row's title and description when done; only the last
+10 rows are kept; `restart()` loses queued jobs and marks running rows `cancelled`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from deployer.simulator.server import Reply, Request, SimulatedServer
+
+RETAINED = 10
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(15)[:21]
+
+
+@dataclass
+class SimTarget:
+    """A Dokploy application or compose stack, and how its deploys go."""
+
+    name: str
+    kind: str = "application"  # application | compose
+    id: str = field(default_factory=new_id)
+    outcome: str = "done"  # done | error
+    build_seconds: float = 1.0
+    log_lines: int = 10
+    git: bool = True  # git deploys overwrite title/description when done
+    previous: int = 0  # finished deployments that exist before the test starts
+
+
+@dataclass
+class SimJob:
+    id: int
+    target: SimTarget
+    title: str
+    description: str
+    enqueued: float
+    start: float
+    end: float
+    deployment_id: str = field(default_factory=new_id)
+    lost: bool = False
+    cancelled_at: float | None = None
+
+
+class DokploySimulator(SimulatedServer):
+    """Serve with `with DokploySimulator([...], keys={...}) as sim:`; `sim.url` is the instance URL."""
+
+    version = "v0.30.2"
+
+    def __init__(
+        self,
+        targets: list[SimTarget],
+        keys: dict[str, set[str] | None] | None = None,
+        *,
+        queue_delay: float = 0.3,
+        speed: float = 1.0,
+        old_version: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(host, port)
+        self.targets = {t.id: t for t in targets}
+        #: api key -> ids it may touch (None: all)
+        self.keys = dict(keys or {"dokploy-key": None})
+        self.queue_delay = queue_delay
+        self.speed = speed
+        self.old_version = old_version
+        self.jobs: list[SimJob] = []
+        self._t0 = time.monotonic()
+        self._epoch = datetime.now(timezone.utc)
+        for target in targets:
+            for i in range(target.previous):
+                at = -100.0 + i
+                self.jobs.append(SimJob(len(self.jobs) + 1, target, f"Earlier deploy {i + 1}", "Commit: 0ld",
+                                        at, at, at + 1))
+        self.deploy_calls = 0
+        self.killed_every_build = False
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * self.speed
+
+    def stamp(self, at: float) -> str:
+        return (self._epoch + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def enqueue(self, target: SimTarget, title: str, description: str) -> SimJob:
+        now = self.now()
+        busy = max([j.end for j in self.jobs if not j.lost and j.end > now and j.cancelled_at is None], default=now)
+        start = max(now + self.queue_delay, busy)
+        job = SimJob(len(self.jobs) + 1, target, title, description, now, start, start + target.build_seconds)
+        self.jobs.append(job)
+        return job
+
+    def restart(self) -> None:
+        """A server restart: queued jobs are lost, running rows become `cancelled`."""
+        now = self.now()
+        for job in self.jobs:
+            if job.lost or job.cancelled_at is not None:
+                continue
+            if now < job.start:
+                job.lost = True
+            elif now < job.end:
+                job.cancelled_at = now
+
+    def rotate_out(self, target: SimTarget, count: int = RETAINED) -> None:
+        """Add `count` instant deployments, pushing older rows out of the last RETAINED."""
+        now = self.now()
+        for i in range(count):
+            self.jobs.append(SimJob(len(self.jobs) + 1, target, f"Other deploy {i}", "", now, now + i * 1e-6, now + i * 1e-6))
+
+    def row_status(self, job: SimJob, now: float) -> str:
+        if job.cancelled_at is not None:
+            return "cancelled"
+        if now < job.end:
+            return "running"
+        return job.target.outcome
+
+    def rows_of(self, target: SimTarget) -> list[SimJob]:
+        """Rows that exist now (their job started), newest first, only the last RETAINED."""
+        now = self.now()
+        started = [j for j in self.jobs if j.target is target and not j.lost and j.start <= now]
+        return sorted(started, key=lambda j: j.start, reverse=True)[:RETAINED]
+
+    def row(self, job: SimJob) -> dict[str, Any]:
+        now = self.now()
+        status = self.row_status(job, now)
+        title, description = job.title, job.description
+        if status != "running" and job.target.git:
+            title, description = "feat: the commit message", "Commit: 4f2a9c1e8b7d"
+        id_field = "applicationId" if job.target.kind == "application" else "composeId"
+        ended_at = job.cancelled_at if job.cancelled_at is not None else job.end
+        return {
+            "deploymentId": job.deployment_id,
+            "title": title,
+            "description": description,
+            "status": status,
+            "logPath": f"/etc/dokploy/logs/{job.target.name}/{job.target.name}-{job.id}.log",
+            "pid": None,
+            id_field: job.target.id,
+            "createdAt": self.stamp(job.start),
+            "startedAt": self.stamp(job.start),
+            "finishedAt": self.stamp(ended_at) if status != "running" else None,
+            "errorMessage": None,  # stays null on a normal build failure: the reason is in the log
+            "isPreviewDeployment": False,
+            "serverId": None,
+        }
+
+    def log_of(self, job: SimJob) -> list[str]:
+        now = self.now()
+        t = job.target
+        lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
+        lines += [f"Step {i + 1}/{t.log_lines}: building" for i in range(t.log_lines)]
+        if t.outcome == "error":
+            lines += ["ERROR: failed to solve: process \"/bin/sh -c npm run build\" did not complete successfully: exit code: 1",
+                      "Error occurred ❌, check the logs for details."]
+        else:
+            lines += ["Docker Deployed: ✅"]
+        end = job.cancelled_at if job.cancelled_at is not None else job.end
+        if now >= end:
+            return lines
+        shown = int(len(lines) * max(0.0, now - job.start) / max(job.end - job.start, 0.001))
+        return lines[:shown]
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        if request.path == "/api/health":
+            return Reply(200, {"status": "ok"})
+        if not request.path.startswith("/api/") or "." not in request.path:
+            return Reply(404, raw=b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>",
+                         content_type="text/html; charset=utf-8")
+        key = request.headers.get("x-api-key", "")
+        if key not in self.keys:
+            return Reply(401, {"message": "Unauthorized"})
+        procedure = request.path[len("/api/"):]
+        handler = _PROCEDURES.get(procedure)
+        if handler is None or (self.old_version and procedure in ("deployment.readLogs", "deployment.queueList")):
+            return Reply(404, raw=b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>",
+                         content_type="text/html; charset=utf-8")
+        method, name = handler
+        if request.method != method:
+            return Reply(405, _procedure_error("METHOD_NOT_SUPPORTED", 405, procedure, f"Unsupported {request.method}-request to {method} procedure"))
+        if method == "POST":
+            if "application/json" not in request.headers.get("content-type", ""):
+                return Reply(415, _procedure_error("UNSUPPORTED_MEDIA_TYPE", 415, procedure, "Unsupported content-type"))
+            try:
+                params = json.loads(request.body or b"{}")
+            except ValueError:
+                return Reply(400, _procedure_error("PARSE_ERROR", 400, procedure, "Invalid JSON"))
+        else:
+            params = {k: v[-1] for k, v in request.query.items()}
+        return getattr(self, name)(procedure, key, params if isinstance(params, dict) else {})
+
+    def _target(self, procedure: str, key: str, params: dict[str, Any], kind: str) -> SimTarget | Reply:
+        id_field = "applicationId" if kind == "application" else "composeId"
+        target_id = params.get(id_field)
+        if not isinstance(target_id, str) or not target_id:
+            return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed",
+                                               zod=[{"code": "invalid_type", "path": [id_field], "message": "Required"}]))
+        target = self.targets.get(target_id)
+        if target is None or target.kind != kind:
+            what = "Application" if kind == "application" else "Compose"
+            return Reply(404, _procedure_error("NOT_FOUND", 404, procedure, f"{what} not found"))
+        allowed = self.keys[key]
+        if allowed is not None and target_id not in allowed:
+            return Reply(401, _procedure_error("UNAUTHORIZED", 401, procedure, "You don't have access to this service"))
+        return target
+
+    def deploy(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        kind = procedure.split(".")[0]
+        target = self._target(procedure, key, params, kind)
+        if isinstance(target, Reply):
+            return target
+        self.deploy_calls += 1
+        self.enqueue(target, str(params.get("title") or "Manual deployment"), str(params.get("description") or ""))
+        if kind == "application":
+            return Reply(200, raw=b"")  # an EMPTY body with a JSON content type
+        return Reply(200, {"success": True, "message": "Deployment queued", "composeId": target.id})
+
+    def deployments(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        kind = "application" if procedure == "deployment.all" else "compose"
+        target = self._target(procedure, key, params, kind)
+        if isinstance(target, Reply):
+            return target
+        return Reply(200, [self.row(j) for j in self.rows_of(target)])
+
+    def queue_list(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        now = self.now()
+        jobs = []
+        for job in self.jobs:
+            if job.lost or job.cancelled_at is not None or now >= job.end or now < job.enqueued:
+                continue
+            id_field = "applicationId" if job.target.kind == "application" else "composeId"
+            jobs.append({
+                "id": str(job.id), "name": "deployments",
+                "data": {id_field: job.target.id, "titleLog": job.title, "descriptionLog": job.description,
+                         "type": "deploy", "applicationType": job.target.kind, "server": False},
+                "timestamp": int((self._epoch + timedelta(seconds=job.enqueued)).timestamp() * 1000),
+                "processedOn": int((self._epoch + timedelta(seconds=job.start)).timestamp() * 1000) if now >= job.start else None,
+                "state": "active" if now >= job.start else "waiting",
+            })
+        return Reply(200, jobs)
+
+    def read_logs(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        deployment_id = params.get("deploymentId")
+        tail_text = str(params.get("tail") or "100")
+        if not deployment_id or not tail_text.isdigit() or not 1 <= int(tail_text) <= 10000:
+            return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed"))
+        job = next((j for j in self.jobs if j.deployment_id == deployment_id and not j.lost), None)
+        if job is None:
+            return Reply(404, _procedure_error("NOT_FOUND", 404, procedure, "Deployment not found"))
+        lines = self.log_of(job)[-int(tail_text):]
+        return Reply(200, "".join(line + "\n" for line in lines))
+
+    def application_one(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        kind = procedure.split(".")[0]
+        target = self._target(procedure, key, params, kind)
+        if isinstance(target, Reply):
+            return target
+        now = self.now()
+        mine = [j for j in self.jobs if j.target is target and not j.lost and j.start <= now]
+        # The stale-status trap: the previous deploy's `done` until the queued job starts.
+        status = "idle" if not mine else ("running" if self.row_status(mine[-1], now) == "running" else mine[-1].target.outcome)
+        id_field = "applicationId" if kind == "application" else "composeId"
+        status_field = "applicationStatus" if kind == "application" else "composeStatus"
+        return Reply(200, {id_field: target.id, "name": target.name, status_field: status})
+
+    def cancel(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Deployment cancellation only available in cloud version"))
+
+    def kill_build(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        self.killed_every_build = True  # what the real one does; tests assert deployer never gets here
+        return Reply(200, True)
+
+    def get_version(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        return Reply(200, self.version)
+
+
+def _procedure_error(code: str, status: int, path: str, message: str, zod: Any = None) -> dict[str, Any]:
+    return {"message": message, "code": code,
+            "data": {"code": code, "httpStatus": status, "path": path, "zodError": zod}}
+
+
+_PROCEDURES = {
+    "application.deploy": ("POST", "deploy"),
+    "application.redeploy": ("POST", "deploy"),
+    "compose.deploy": ("POST", "deploy"),
+    "compose.redeploy": ("POST", "deploy"),
+    "deployment.all": ("GET", "deployments"),
+    "deployment.allByCompose": ("GET", "deployments"),
+    "deployment.queueList": ("GET", "queue_list"),
+    "deployment.readLogs": ("GET", "read_logs"),
+    "application.one": ("GET", "application_one"),
+    "compose.one": ("GET", "application_one"),
+    "application.cancelDeployment": ("POST", "cancel"),
+    "compose.cancelDeployment": ("POST", "cancel"),
+    "application.killBuild": ("POST", "kill_build"),
+    "settings.getDokployVersion": ("GET", "get_version"),
+}

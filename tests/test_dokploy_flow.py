@@ -1,0 +1,218 @@
+"""End to end through the CLI against the simulated Dokploy: finding and following OUR deployment."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from deployer.simulator.dokploy import SimTarget
+from tests.runner_files import parse_github_file
+
+KEY = "dokploy-key"
+
+
+def args(sim: Any, *extra: str, key: str = KEY) -> list[str]:
+    return ["deploy", "--provider", "dokploy", "--url", sim.url, "--token", key, "--poll-interval", "0.2s", *extra]
+
+
+def app(name: str, **options: Any) -> SimTarget:
+    options.setdefault("build_seconds", 0.6)
+    return SimTarget(name, **options)
+
+
+def outputs_of(path: Path) -> dict[str, str]:
+    return parse_github_file(path.read_text(encoding="utf-8"))
+
+
+def later(seconds: float, action: Any) -> threading.Timer:
+    timer = threading.Timer(seconds, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def test_success_follows_the_new_row_and_streams_its_log_once(dokploy, run, tmp_path):
+    web = app("web")
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("Initializing deployment") == 1 and "Docker Deployed: ✅" in result.stdout
+    assert "web: finished" in result.stdout  # named, not by id
+    [job] = sim.jobs
+    outputs = outputs_of(out)
+    assert outputs["status"] == "finished" and outputs["deployment-id"] == job.deployment_id
+
+
+def test_requests_use_the_rest_mapping_with_the_api_key(dokploy, run):
+    web = app("web")
+    sim = dokploy([web])
+    assert run(*args(sim, "--application-id", web.id, "--title", "Release 1.2")).exit_code == 0
+    deploys = [r for r in sim.requests if r.path == "/api/application.deploy"]
+    assert [r.method for r in deploys] == ["POST"]
+    body = deploys[0].json()
+    assert body["applicationId"] == web.id and body["title"] == "Release 1.2"
+    assert "[deployer " in body["description"]
+    assert deploys[0].headers["content-type"] == "application/json"
+    assert all(r.headers.get("x-api-key") == KEY and "authorization" not in r.headers for r in sim.requests)
+    assert not any(r.path.startswith("/api/trpc") or "input" in r.query for r in sim.requests)
+
+
+def test_default_title_names_the_ci_run(dokploy, run):
+    web = app("web")
+    sim = dokploy([web])
+    env = {"GITHUB_REPOSITORY": "acme/shop", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "1a2b3c4d5e6f", "GITHUB_RUN_ID": "987"}
+    assert run(*args(sim, "--application-id", web.id), env=env).exit_code == 0
+    assert sim.jobs[0].title == "deployer: acme/shop@main 1a2b3c4 run 987"
+
+
+def test_build_error_exits_1_with_the_log_tail(dokploy, run, tmp_path):
+    web = app("web", outcome="error")
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id, "--logs", "on-failure"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 1
+    assert "Error occurred ❌, check the logs for details." in result.stdout
+    assert "build log" in result.stdout
+    assert "Step 1/10" not in result.stdout.split("build log")[0]  # nothing streamed before the tail
+    assert outputs_of(out)["status"] == "failed"
+
+
+def test_stale_done_with_a_queued_job_waits_for_this_deployment(dokploy, run, tmp_path):
+    """The previous deploy said done; ours is queued behind another build and then fails."""
+    busy, web = app("busy", build_seconds=1.5), app("web", outcome="error", previous=1)
+    sim = dokploy([busy, web])
+    sim.enqueue(busy, "someone else's deploy", "")
+    old_id = sim.jobs[0].deployment_id
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 1, result.output
+    outputs = outputs_of(out)
+    assert outputs["status"] == "failed"
+    assert outputs["deployment-id"] not in ("", old_id)
+    assert outputs["deployment-id"] == sim.jobs[-1].deployment_id
+    assert any(r.path == "/api/deployment.queueList" for r in sim.requests)
+
+
+def test_two_applications_at_once_through_one_build_queue(dokploy, run, tmp_path):
+    a, b = app("api"), app("front")
+    sim = dokploy([a, b])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", f"{a.id} {b.id}"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0, result.output
+    items = json.loads(outputs_of(out)["result"])
+    assert [i["status"] for i in items] == ["finished", "finished"]
+    assert outputs_of(out)["deployment-ids"] == ",".join(j.deployment_id for j in sim.jobs)
+
+
+def test_compose_stack(dokploy, run, tmp_path):
+    stack = app("stack", kind="compose")
+    sim = dokploy([stack])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--compose-id", stack.id), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0, result.output
+    [item] = json.loads(outputs_of(out)["result"])
+    assert (item["kind"], item["status"]) == ("compose", "finished")
+    assert any(r.path == "/api/deployment.allByCompose" for r in sim.requests)
+
+
+def test_bad_key_is_exit_3_and_mentions_the_key_rate_limit(dokploy, run):
+    sim = dokploy([app("web")])
+    result = run(*args(sim, "--application-id", "x", key="wrong-key-123"))
+    assert result.exit_code == 3
+    assert "refused the API key" in result.stderr and "rateLimitEnabled" in result.stderr
+    assert "wrong-key-123" not in result.stdout + result.stderr
+    assert sim.deploy_calls == 0
+
+
+def test_key_without_access_is_a_permission_error(dokploy, run):
+    web = app("web")
+    sim = dokploy([web], keys={"limited": {"other"}})
+    result = run(*args(sim, "--application-id", web.id, key="limited"))
+    assert result.exit_code == 3
+    assert "You don't have access to this service" in result.stderr
+
+
+def test_unknown_id_is_not_found_and_nothing_is_deployed(dokploy, run):
+    web = app("web")
+    sim = dokploy([web])
+    result = run(*args(sim, "--application-id", f"{web.id},nope", "--output", "json"))
+    document = json.loads(result.stdout)
+    assert result.exit_code == 3
+    by_id = {r["resource"]: r for r in document["result"]}
+    assert by_id["nope"]["status"] == "failed" and "Application not found" in by_id["nope"]["message"]
+    assert by_id[web.id]["status"] == "finished"
+    assert sim.deploy_calls == 1
+
+
+def test_row_rotated_away_is_reported_not_guessed(dokploy, run):
+    web = app("web", build_seconds=3)
+    sim = dokploy([web])
+    later(1.2, lambda: sim.rotate_out(web))
+    result = run(*args(sim, "--application-id", web.id))
+    assert result.exit_code == 3
+    assert "no longer listed" in result.stdout + result.stderr
+
+
+def test_restart_while_queued_loses_the_job(dokploy, run):
+    busy, web = app("busy", build_seconds=30), app("web")
+    sim = dokploy([busy, web])
+    sim.enqueue(busy, "long build", "")
+    later(0.8, sim.restart)
+    result = run(*args(sim, "--application-id", web.id, "--timeout", "20s"))
+    assert result.exit_code == 3
+    assert "lost" in result.stdout + result.stderr
+
+
+def test_restart_while_running_is_cancelled(dokploy, run, tmp_path):
+    web = app("web", build_seconds=5)
+    sim = dokploy([web])
+    later(1.2, sim.restart)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 1
+    assert outputs_of(out)["status"] == "cancelled"
+    assert "server restart" in result.stdout
+
+
+def test_cancel_on_timeout_says_it_cannot_and_never_kills_every_build(dokploy, run, tmp_path):
+    web = app("web", build_seconds=30)
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id, "--timeout", "1.5s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 4
+    assert "cannot cancel" in result.stdout
+    assert not sim.killed_every_build
+    assert not any("cancel" in r.path.lower() or "kill" in r.path.lower() for r in sim.requests)
+    assert outputs_of(out)["status"] == "timeout"
+
+
+def test_old_server_without_readlogs_says_so_once_and_still_follows(dokploy, run):
+    web = app("web")
+    sim = dokploy([web], old_version=True)
+    result = run(*args(sim, "--application-id", web.id))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("no deployment.readLogs") == 1
+
+
+def test_no_wait_returns_queued(dokploy, run, tmp_path):
+    web = app("web", build_seconds=10)
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id, "--no-wait"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0
+    assert outputs_of(out)["status"] == "queued"
+    assert sim.deploy_calls == 1
+
+
+def test_dokploy_from_action_inputs_and_environment(dokploy, run, tmp_path):
+    web = app("web")
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    env = {"DOKPLOY_URL": sim.url, "DOKPLOY_TOKEN": KEY, "INPUT_APPLICATION-ID": web.id,
+           "INPUT_POLL-INTERVAL": "0.2s", "GITHUB_OUTPUT": str(out)}
+    result = run("deploy", env=env)
+    assert result.exit_code == 0, result.output
+    assert outputs_of(out)["status"] == "finished"
