@@ -103,8 +103,9 @@ def _check(watch: _Watch, want_logs: bool, timeout: float) -> tuple[list[str], S
 
 def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter: Reporter, logs: str, started: float, now: float, poll_interval: float) -> None:
     follower, d = watch.follower, watch.follower.deployment
-    for text in _drain_notices(follower):
+    for text in follower.notices:
         reporter.notice(text)
+    follower.notices.clear()
     if error is not None and not d.ended:
         if isinstance(error, (AuthenticationFailed, PermissionDenied)):
             raise error
@@ -160,11 +161,3 @@ def _finish(d: Deployment, started: float, now: float) -> None:
     if d.duration is None:
         d.duration = int(round(now - started))
 
-
-def _drain_notices(follower: Follower) -> list[str]:
-    notices = getattr(follower, "notices", None)
-    if not notices:
-        return []
-    taken = list(notices)
-    notices.clear()
-    return taken

@@ -64,6 +64,8 @@ class Follower(Protocol):
     """Follows one deployment on its server; implemented by each provider."""
 
     deployment: Deployment
+    #: One-line remarks for the user (a phantom uuid replaced, logs hidden); the follow loop shows them.
+    notices: list[str]
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         """Ask the server once; update `deployment` (status, name, url); return new log lines."""

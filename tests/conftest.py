@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from deployer.cli import cli
-from deployer.simulator.coolify import CoolifySimulator, SimResource
-from deployer.simulator.dokploy import DokploySimulator, SimTarget
+from deployer.simulator.coolify import CoolifySimulator
+from deployer.simulator.dokploy import DokploySimulator
 from tests.openapi import OpenAPIDocument
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -42,13 +42,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def coolify() -> Any:
-    """Start simulated Coolify servers; afterwards, every request they got must fit the OpenAPI document."""
-    started: list[CoolifySimulator] = []
+def _simulators(server_class: type, spec: str) -> Any:
+    """Start simulated servers for one test; afterwards, every request they got must fit the
+    server's OpenAPI document (checked wherever ../shared is beside the checkout)."""
+    started: list[Any] = []
 
-    def make(resources: list[SimResource], **options: Any) -> CoolifySimulator:
-        sim = CoolifySimulator(resources, **options).start()
+    def make(*args: Any, **options: Any) -> Any:
+        sim = server_class(*args, **options).start()
         started.append(sim)
         return sim
 
@@ -56,28 +56,21 @@ def coolify() -> Any:
     for sim in started:
         sim.stop()
     if SHARED.exists():
-        document = openapi("coolify")
+        document = openapi(spec)
         problems = [p for sim in started for r in sim.requests for p in document.check(r)]
-        assert not problems, "requests that do not fit coolify-openapi.json:\n" + "\n".join(problems)
+        assert not problems, f"requests that do not fit {spec}-openapi.json:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def coolify() -> Any:
+    """`coolify([SimResource(...)], **options)` starts a simulated Coolify."""
+    yield from _simulators(CoolifySimulator, "coolify")
 
 
 @pytest.fixture
 def dokploy() -> Any:
-    """Start simulated Dokploy servers; afterwards, every request they got must fit the OpenAPI document."""
-    started: list[DokploySimulator] = []
-
-    def make(targets: list[SimTarget], **options: Any) -> DokploySimulator:
-        sim = DokploySimulator(targets, **options).start()
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.stop()
-    if SHARED.exists():
-        document = openapi("dokploy")
-        problems = [p for sim in started for r in sim.requests for p in document.check(r)]
-        assert not problems, "requests that do not fit dokploy-openapi.json:\n" + "\n".join(problems)
+    """`dokploy([SimTarget(...)], **options)` starts a simulated Dokploy."""
+    yield from _simulators(DokploySimulator, "dokploy")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from deployer.simulator.server import Reply, Request, SimulatedServer
@@ -81,28 +81,21 @@ class CoolifySimulator(SimulatedServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, speed=speed)
         self.resources = {r.uuid: r for r in resources}
         self.tokens = dict(tokens or {"root-token": ALL_PERMISSIONS})
-        self.speed = speed
         self.rate_limit = rate_limit
         self.queue_full = queue_full
         self.retry_after = retry_after
         self.deployments: list[SimDeployment] = []
         self.triggers = 0
-        self._t0 = time.monotonic()
-        self._epoch = datetime.now(timezone.utc)
         self._hits: dict[str, list[float]] = {}
         self._started: dict[str, float] = {}  # service/database uuid -> sim time of its start
 
     # -- clock -----------------------------------------------------------------------------------
 
-    def now(self) -> float:
-        """Simulated seconds since the server started (runs `speed` times faster than real time)."""
-        return (time.monotonic() - self._t0) * self.speed
-
     def stamp(self, at: float) -> str:
-        return (self._epoch + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        return self.wall(at).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
     # -- state -----------------------------------------------------------------------------------
 

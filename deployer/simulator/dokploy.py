@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from deployer.simulator.server import Reply, Request, SimulatedServer
@@ -68,16 +66,13 @@ class DokploySimulator(SimulatedServer):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(host, port)
+        super().__init__(host, port, speed=speed)
         self.targets = {t.id: t for t in targets}
         #: api key -> ids it may touch (None: all)
         self.keys = dict(keys or {"dokploy-key": None})
         self.queue_delay = queue_delay
-        self.speed = speed
         self.old_version = old_version
         self.jobs: list[SimJob] = []
-        self._t0 = time.monotonic()
-        self._epoch = datetime.now(timezone.utc)
         for target in targets:
             for i in range(target.previous):
                 at = -100.0 + i
@@ -86,11 +81,8 @@ class DokploySimulator(SimulatedServer):
         self.deploy_calls = 0
         self.killed_every_build = False
 
-    def now(self) -> float:
-        return (time.monotonic() - self._t0) * self.speed
-
     def stamp(self, at: float) -> str:
-        return (self._epoch + timedelta(seconds=at)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return self.wall(at).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -246,8 +238,8 @@ class DokploySimulator(SimulatedServer):
                 "id": str(job.id), "name": "deployments",
                 "data": {id_field: job.target.id, "titleLog": job.title, "descriptionLog": job.description,
                          "type": "deploy", "applicationType": job.target.kind, "server": False},
-                "timestamp": int((self._epoch + timedelta(seconds=job.enqueued)).timestamp() * 1000),
-                "processedOn": int((self._epoch + timedelta(seconds=job.start)).timestamp() * 1000) if now >= job.start else None,
+                "timestamp": int(self.wall(job.enqueued).timestamp() * 1000),
+                "processedOn": int(self.wall(job.start).timestamp() * 1000) if now >= job.start else None,
                 "state": "active" if now >= job.start else "waiting",
             })
         return Reply(200, jobs)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,9 +36,15 @@ class Reply:
 
 
 class SimulatedServer:
-    """Subclasses implement `handle(request) -> Reply`; `start()` serves on a free loopback port."""
+    """Subclasses implement `handle(request) -> Reply`; `start()` serves on a free loopback port.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    Its clock runs `speed` times faster than real time, so long deployments can be simulated quickly.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0) -> None:
+        self.speed = speed
+        self._t0 = time.monotonic()
+        self._epoch = datetime.now(timezone.utc)
         self.requests: list[Request] = []
         self._lock = threading.RLock()
         server = self
@@ -80,6 +88,14 @@ class SimulatedServer:
         self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        """Simulated seconds since the server started."""
+        return (time.monotonic() - self._t0) * self.speed
+
+    def wall(self, at: float) -> datetime:
+        """The wall-clock time of simulated second `at`."""
+        return self._epoch + timedelta(seconds=at)
 
     @property
     def url(self) -> str:
