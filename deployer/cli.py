@@ -82,21 +82,26 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     """Resolve settings, deploy, report and write the outputs; return the exit code."""
     from deployer.settings import resolve
 
-    redact = Redactor(options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
-                      env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"))
+    candidates = [options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
+                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN")]
+    tokens = [str(t).strip() for t in candidates if t and str(t).strip()]
+    redact = Redactor(*tokens)
     wants_json = str(options.get("output") or "").strip().lower() == "json"
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        click.echo(redact(f"deployer: error: {exc}"), err=True)
+        from deployer.console import clean
+
+        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
         return exc.exit_code
     redact.add(settings.token)
 
-    from deployer.console import ConsoleReporter
-    from deployer.outputs import json_document, step_outputs, write_dotenv, write_github_output
+    from deployer.console import make_reporter
+    from deployer.outputs import json_document, step_outputs, write_dotenv, write_github_output, write_step_summary
     from deployer.runner import deploy as run
 
-    reporter = ConsoleReporter(sys.stderr if wants_json else sys.stdout, redact, err=sys.stderr)
+    reporter = make_reporter(sys.stderr if wants_json else sys.stdout, redact, env, tokens)
+    reporter.start()
     if settings.insecure:
         reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token")
     result = run(settings, reporter)
@@ -111,6 +116,11 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
             write_github_output(env["GITHUB_OUTPUT"], outputs)
         if settings.dotenv:
             write_dotenv(settings.dotenv, outputs)
+        if ci_outputs and env.get("GITHUB_STEP_SUMMARY"):
+            from deployer.platforms import summary_markdown
+
+            markdown = summary_markdown(result.status, result.duration, result.deployments)
+            write_step_summary(env["GITHUB_STEP_SUMMARY"], redact(markdown))
     except OSError as exc:
         reporter.error(f"cannot write the step outputs: {exc}")
         return result.exit_code or 2

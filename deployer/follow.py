@@ -35,6 +35,7 @@ class Reporter(Protocol):
     def failure_log(self, deployment: Deployment, lines: list[str]) -> None: ...
     def notice(self, text: str) -> None: ...
     def warning(self, text: str) -> None: ...
+    def tick(self, elapsed: float) -> None: ...
 
 
 @dataclass
@@ -82,9 +83,11 @@ def follow_all(
             now = clock()
             if now >= deadline:
                 break
+            reporter.tick(now - started)
             due = [w for w in active if w.due <= now]
             if not due:
-                sleep(max(0.0, min(min(w.due for w in active), deadline) - now))
+                # Wake at least once a second, so a live view's clock and heartbeats keep moving.
+                sleep(max(0.0, min(min(w.due for w in active), deadline, now + 1.0) - now))
                 continue
             request_timeout = max(0.5, min(MAX_REQUEST_TIMEOUT, deadline - now + 0.2))
             results = list(pool.map(lambda w: _check(w, want_logs, request_timeout), due))
@@ -128,13 +131,14 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
         watch.tail.extend(lines)
         if logs == "stream":
             reporter.log(d, lines)
+    if d.ended:
+        d.log_tail = list(watch.tail)
     if d.status != watch.last_status:
         watch.last_status = d.status
         if d.ended:
             _finish(d, started, now)
         reporter.status(d, now - started)
     if d.ended:
-        d.log_tail = list(watch.tail)
         if d.status in (FAILED, CANCELLED) and logs == "on-failure" and d.log_tail:
             reporter.failure_log(d, d.log_tail)
         return

@@ -66,6 +66,12 @@ def write_dotenv(path: str, outputs: dict[str, str]) -> None:
         handle.write(dotenv_text(outputs))
 
 
+def write_step_summary(path: str, markdown: str) -> None:
+    """Append the job summary (deployer.platforms.summary_markdown keeps it under GitHub's 1 MiB)."""
+    with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        handle.write(markdown)
+
+
 def json_document(outputs: dict[str, str], deployments: list[Deployment], error: str | None) -> dict[str, Any]:
     """The `--output json` document: every output as a field, `result` as a real array."""
     document: dict[str, Any] = {key: value for key, value in outputs.items() if key != "result"}

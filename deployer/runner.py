@@ -29,6 +29,7 @@ class RunResult:
 class RunReporter(Reporter, Protocol):
     """A Reporter that is also told what the trigger started."""
 
+    def start(self) -> None: ...
     def triggered(self, deployments: list[Deployment], where: str) -> None: ...
 
 

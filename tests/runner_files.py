@@ -64,3 +64,47 @@ def parse_gitlab_dotenv(text: str) -> dict[str, str]:
             raise ValueError(f"space in the value of {key}")
         values[key] = value
     return values
+
+
+class GitHubLog:
+    """Replays stdout the way the Actions runner reads it: which commands it obeys, what it shows."""
+
+    def __init__(self, text: str) -> None:
+        self.commands: list[tuple[str, str, str]] = []  # (name, properties, data) of obeyed commands
+        self.shown: list[str] = []  # lines displayed, before masking
+        self.masks: list[str] = []
+        stopped_by = ""
+        for line in text.split("\n"):
+            if stopped_by:
+                if line.strip() == f"::{stopped_by}::":
+                    stopped_by = ""
+                    self.commands.append(("resume", "", stopped_by))
+                else:
+                    self.shown.append(line)
+                continue
+            trimmed = line.lstrip()  # the runner trims leading white space before it looks for '::'
+            match = re.match(r"^::([A-Za-z-]+)( [^:]*)?::(.*)$", trimmed)
+            if not match:
+                self.shown.append(line)
+                continue
+            name, props, data = match.group(1), (match.group(2) or "").strip(), match.group(3)
+            self.commands.append((name, props, data))
+            if name == "add-mask":
+                self.masks.append(data)
+            elif name == "stop-commands":
+                stopped_by = data
+
+    def named(self, name: str) -> list[tuple[str, str, str]]:
+        return [c for c in self.commands if c[0] == name]
+
+    def displayed(self) -> str:
+        """What a reader sees: shown lines with every mask applied."""
+        text = "\n".join(self.shown)
+        for mask in sorted(self.masks, key=len, reverse=True):
+            if mask:
+                text = text.replace(mask, "***")
+        return text
+
+
+def unescape_data(text: str) -> str:
+    return text.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deployer.simulator.coolify import SimResource
-from tests.runner_files import parse_github_file
+from tests.runner_files import GitHubLog, parse_github_file
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.sh"
@@ -54,7 +54,10 @@ def test_github_runs_the_cmd_with_inputs_and_writes_outputs(coolify, tmp_path):
     outputs = parse_github_file(output.read_text())
     assert outputs["status"] == "finished"
     assert outputs["deployment-id"] == sim.deployments[0].uuid
-    assert "root-token" not in done.stdout + done.stderr
+    log = GitHubLog(done.stdout)
+    assert ("add-mask", "", "root-token") in log.commands  # masked first
+    assert log.commands[0][0] == "add-mask"
+    assert "root-token" not in "\n".join(log.shown) + done.stderr  # and never shown
 
 
 def test_github_run_of_a_failed_deployment_fails_the_step(coolify, tmp_path):
@@ -85,3 +88,27 @@ def test_docker_run_with_bad_input_exits_2(tmp_path):
     done = entrypoint("deploy", "--uuid", "a1", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("deployer: error:")
+
+
+def test_action_yml_pulls_the_image_of_this_version():
+    """Users pull a prebuilt image (seconds) rather than build the Dockerfile (minutes)."""
+    import yaml
+
+    from deployer import __version__
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "docker"
+    assert action["runs"]["image"] == f"docker://ghcr.io/deployer-dev/deployer:v{__version__}"
+    assert "args" not in action["runs"]  # the image's CMD (deploy) runs, reading the INPUT_* variables
+
+
+def test_action_yml_declares_every_input_and_output_of_the_contract():
+    import yaml
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    inputs = {"provider", "url", "token", "uuid", "tag", "force", "pr", "docker-tag", "application-id", "compose-id",
+              "title", "description", "wait", "timeout", "poll-interval", "cancel-on-timeout", "logs", "ca-cert",
+              "insecure", "config"}
+    assert set(action["inputs"]) == inputs
+    assert all(spec.get("description") for spec in action["inputs"].values())
+    assert set(action["outputs"]) == {"status", "deployment-id", "deployment-ids", "deployment-url", "duration", "result"}

@@ -10,6 +10,7 @@ from deployer.simulator.coolify import CoolifySimulator, SimResource
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m deployer.simulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to reach it from a container")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--token", default="dev-token", help="the root token it accepts")
     parser.add_argument("--build-seconds", type=float, default=8.0)
@@ -21,7 +22,7 @@ def main() -> None:
         SimResource("broken", uuid="broken000000000000000003", outcome="failed", build_seconds=options.build_seconds / 2),
         SimResource("cache", uuid="cache0000000000000000004", kind="service", status="exited", tags=("prod",)),
     ]
-    with CoolifySimulator(resources, tokens={options.token: frozenset({"root"})}, port=options.port, speed=options.speed) as sim:
+    with CoolifySimulator(resources, tokens={options.token: frozenset({"root"})}, host=options.host, port=options.port, speed=options.speed) as sim:
         print(f"Simulated Coolify at {sim.url}, token {options.token!r}")
         for r in resources:
             print(f"  {r.kind:<12} {r.name:<8} uuid {r.uuid}  tags {','.join(r.tags) or '-'}  -> {r.outcome}")

@@ -46,6 +46,7 @@ class SimResource:
     status: str = "running:healthy"
     fqdn: str | None = None
     vanishes: bool = False  # its deployments are never saved: polling them gives 404
+    log_extra: tuple[str, ...] = ()  # lines the build prints (tests put hostile ones here)
 
 
 @dataclass
@@ -392,6 +393,7 @@ def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
         (None, "#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s", False),
         (None, "#5 [2/5] COPY package*.json ./", False),
     ]
+    steps += [(None, line, False) for line in r.log_extra]
     filler = max(0, r.log_lines - 10)
     steps += [(None, f"#8 [3/5] RUN npm ci ... step {i + 1} of {filler}", False) for i in range(filler)]
     if r.outcome == "failed":

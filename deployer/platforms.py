@@ -1,0 +1,151 @@
+"""The CI platforms' log dialects: GitHub Actions workflow commands and GitLab CI sections.
+
+A deployment's build log is untrusted: echoed as-is into a GitHub log, a line `::add-mask::...`
+or `::set-output ...` would be obeyed by the runner (which trims leading spaces before it looks).
+So on GitHub every untrusted block is fenced with `::stop-commands::<random>` ... `::<random>::`,
+and on GitLab control characters are stripped so no line can forge a section marker.
+"""
+
+from __future__ import annotations
+
+import secrets as random_tokens
+import time
+from typing import Callable, TextIO
+from urllib.parse import quote, quote_plus
+
+from deployer.console import ConsoleReporter, clean, seconds_text
+from deployer.models import ENDED, FINISHED, Deployment
+
+ANNOTATION_LINES = 20
+ANNOTATION_LIMIT = 4000
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message (CI-NOTES.md): `%` first, then CR and LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value: as a message, plus `:` and `,`."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class GitHubReporter(ConsoleReporter):
+    """GitHub Actions: the token masked first, build logs in fenced groups, failures annotated."""
+
+    def __init__(self, out: TextIO, redact: Callable[[str], str], *, secrets: list[str]) -> None:
+        super().__init__(out, redact)
+        self.secrets = [s for s in secrets if s]
+        self._group_for: Deployment | None = None
+        self._fence = ""
+
+    def _command(self, text: str) -> None:
+        """One workflow command of ours, written as is."""
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _line(self, text: str, stream: TextIO | None = None) -> None:
+        text = self.redact(text)
+        stream = stream or self.out
+        if text.lstrip().startswith("::"):
+            token = random_tokens.token_hex(16)  # server text that looks like a command: fence it
+            text = f"::stop-commands::{token}\n{text}\n::{token}::"
+        self._write(text, stream)
+
+    def start(self) -> None:
+        for secret in self.secrets:
+            for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
+                self._command(f"::add-mask::{form}")
+
+    def _open_log(self, deployment: Deployment, title: str) -> None:
+        if self._group_for is deployment:
+            return
+        self._close_log()
+        self._fence = random_tokens.token_hex(16)
+        self._command(f"::group::{escape_data(self.redact(title))}")
+        self._command(f"::stop-commands::{self._fence}")
+        self._group_for = deployment
+
+    def _close_log(self) -> None:
+        if self._group_for is not None:
+            self._command(f"::{self._fence}::")
+            self._command("::endgroup::")
+            self._group_for = None
+
+    def error(self, text: str) -> None:
+        super().error(text)
+        self._command(f"::error title=deployer::{escape_data(self.redact(clean(text)))}")
+
+    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+        super().summary(status, duration, deployments)
+        for d in deployments:
+            if d.ended and d.status != FINISHED:
+                self._annotate(d)
+
+    def _annotate(self, d: Deployment) -> None:
+        title = f"Deployment {d.status}: {clean(d.label)}"
+        text = f"{clean(d.label)} {d.status}" + (f": {clean(d.message)}" if d.message else "")
+        if d.log_tail:
+            tail = [clean(line) for line in d.log_tail[-ANNOTATION_LINES:]]
+            text += "\nLast lines of its build log:\n" + "\n".join(tail)
+        text = self.redact(text)
+        if len(text) > ANNOTATION_LIMIT:
+            text = "…" + text[-ANNOTATION_LIMIT:]
+        self._command(f"::error title={escape_property(self.redact(title))}::{escape_data(text)}")
+
+
+class GitLabReporter(ConsoleReporter):
+    """GitLab CI: each build log block in a collapsed section."""
+
+    def __init__(self, out: TextIO, redact: Callable[[str], str]) -> None:
+        super().__init__(out, redact)
+        self._section_for: Deployment | None = None
+        self._section = ""
+        self._count = 0
+
+    def _open_log(self, deployment: Deployment, title: str) -> None:
+        if self._section_for is deployment:
+            return
+        self._close_log()
+        self._count += 1
+        self._section = f"deployer_log_{self._count}"  # only letters, digits, _ . - are allowed
+        self._write(f"\x1b[0Ksection_start:{int(time.time())}:{self._section}[collapsed=true]\r\x1b[0K{self.redact(title)}", self.out)
+        self._section_for = deployment
+
+    def _close_log(self) -> None:
+        if self._section_for is not None:
+            self._write(f"\x1b[0Ksection_end:{int(time.time())}:{self._section}\r\x1b[0K", self.out)
+            self._section_for = None
+
+
+def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000) -> str:
+    """The job summary: one row per resource, failed ones' last log lines folded; under `limit` bytes."""
+    icon = {"finished": "✅", "failed": "❌", "cancelled": "⚪", "timeout": "⌛", "queued": "🕓", "in_progress": "🔄"}
+
+    def cell(text: str) -> str:
+        return clean(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")[:300]
+
+    lines = [f"### Deploy {icon.get(status, '')} {status} in {seconds_text(duration)}", "",
+             "| Resource | Status | Duration | Deployment | Message |", "|---|---|---|---|---|"]
+    for d in deployments:
+        took = seconds_text(d.duration) if d.duration is not None else "-"
+        link = f"[{cell(d.deployment_id or 'open')}]({cell(d.url)})" if d.url else cell(d.deployment_id or "-")
+        lines.append(f"| {cell(d.label)} | {icon.get(d.status, '')} {d.status} | {took} | {link} | {cell(d.message if d.status != FINISHED else '')} |")
+    text = "\n".join(lines) + "\n"
+    for d in deployments:
+        if d.status in ENDED and d.status != FINISHED and d.log_tail:
+            body = "\n".join(clean(line)[:500] for line in d.log_tail[-ANNOTATION_LINES:])
+            fence = "`" * max(3, _longest_backtick_run(body) + 1)
+            block = f"\n<details><summary>Last lines of {cell(d.label)}'s build log</summary>\n\n{fence}\n{body}\n{fence}\n</details>\n"
+            if len((text + block).encode()) > limit:
+                break
+            text += block
+    return text
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    return longest
