@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import click
 
@@ -103,8 +104,11 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     reporter = make_reporter(sys.stderr if wants_json else sys.stdout, redact, env, tokens)
     reporter.start()
     if settings.insecure:
-        reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token")
-    result = run(settings, reporter)
+        reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers")
+    if settings.token_in_clear:
+        reporter.warning(f"{settings.url} is plain http: the token travels in clear across the network; use https")
+    with _stop_on_signals():
+        result = run(settings, reporter)
     if result.error:
         reporter.error(result.error)
     if result.deployments:
@@ -127,7 +131,36 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     if settings.output == "json":
         document = json_document(outputs, result.deployments, result.error)
         click.echo(redact(json.dumps(document, indent=2, ensure_ascii=False)))
+    if result.exit_code >= 128:
+        # Interrupted: the outputs are written; leave now rather than wait for a check in flight.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(result.exit_code)
     return result.exit_code
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGINT (a cancelled CI job) into Interrupted inside the run."""
+    import signal
+    import threading
+
+    from deployer.errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        raise Interrupted(name, 128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @cli.command()

@@ -21,6 +21,7 @@ from deployer.errors import (
     UnexpectedAnswer,
 )
 from deployer.http import ApiClient
+from deployer.retry import TriggerRetry
 from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, QUEUED, Deployment
 from deployer.settings import Settings
 
@@ -92,9 +93,9 @@ class CoolifyProvider:
             params["docker_tag"] = s.docker_tag
         return params
 
-    def trigger(self) -> list["CoolifyFollower"]:
+    def trigger(self, retry: TriggerRetry) -> list["CoolifyFollower"]:
         try:
-            answer = self.api.request("POST", "/deploy", params=self.trigger_params())
+            answer = retry.run(lambda: self.api.request("POST", "/deploy", params=self.trigger_params()))
         except HTTPStatusError as exc:
             raise self._trigger_error(exc) from None
         if not isinstance(answer, dict):

@@ -23,6 +23,7 @@ from deployer.errors import (
     UnexpectedAnswer,
 )
 from deployer.http import ApiClient
+from deployer.retry import TriggerRetry
 from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, Deployment
 from deployer.settings import Settings
 
@@ -126,14 +127,11 @@ class DokployProvider:
             raise _error(exc, "reading the build log") from None
         return str(answer or "").splitlines()
 
-    def trigger(self) -> list["DokployFollower"]:
+    def trigger(self, retry: TriggerRetry) -> list["DokployFollower"]:
         targets = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
-        followers = []
-        for kind, resource in targets:
-            followers.append(self._trigger_one(kind, resource))
-        return followers
+        return [self._trigger_one(kind, resource, retry) for kind, resource in targets]
 
-    def _trigger_one(self, kind: str, resource: str) -> "DokployFollower":
+    def _trigger_one(self, kind: str, resource: str, retry: TriggerRetry) -> "DokployFollower":
         record = Deployment(provider=self.name, resource=resource, kind=kind)
         id_field, procedure, _, one = _KINDS[kind]
         try:
@@ -142,7 +140,7 @@ class DokployProvider:
             record.name = str(found.get("name") or "") or None if isinstance(found, dict) else None
             before = {str(r.get("deploymentId")) for r in self.rows(kind, resource)}
             body = {id_field: resource, "title": self.settings.title or "deployer", "description": self.description()}
-            answer = self.call("POST", procedure, f"deploying {kind} {resource}", body=body)
+            answer = retry.run(lambda: self.call("POST", procedure, f"deploying {kind} {resource}", body=body))
         except HTTPStatusError as exc:
             if exc.status != 404:
                 raise

@@ -79,3 +79,11 @@ class PermissionDenied(ServerError):
 
 class NotFound(ServerError):
     """A resource or deployment the user named does not exist on the server."""
+
+
+class Interrupted(DeployerError):
+    """The job was cancelled (SIGTERM or SIGINT): stop, cancel if asked, write what is known."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(f"stopped by {signal_name}: the CI job was cancelled")
+        self.exit_code = exit_code

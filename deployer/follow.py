@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 
 from deployer.errors import AuthenticationFailed, NotFound, PermissionDenied, ServerError
 from deployer.models import CANCELLED, FAILED, TIMEOUT, Deployment, Follower
+from deployer.retry import jittered
 
 FIRST_DELAY = 0.5
 GROWTH = 1.5
@@ -75,7 +76,8 @@ def follow_all(
         if f.deployment.ended:
             _finish(f.deployment, started, clock())
     want_logs = logs != "none"
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(watches)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(8, len(watches))))
+    try:
         while True:
             active = [w for w in watches if not w.follower.deployment.ended]
             if not active:
@@ -89,10 +91,13 @@ def follow_all(
                 # Wake at least once a second, so a live view's clock and heartbeats keep moving.
                 sleep(max(0.0, min(min(w.due for w in active), deadline, now + 1.0) - now))
                 continue
-            request_timeout = max(0.5, min(MAX_REQUEST_TIMEOUT, deadline - now + 0.2))
+            request_timeout = max(0.1, min(MAX_REQUEST_TIMEOUT, deadline - now))
             results = list(pool.map(lambda w: _check(w, want_logs, request_timeout), due))
             for watch, (lines, error) in zip(due, results):
                 _handle(watch, lines, error, reporter, logs, started, clock(), poll_interval)
+    finally:
+        # Never wait for a check still in flight (an interrupt must not hang on a slow server).
+        pool.shutdown(wait=False, cancel_futures=True)
     for watch in (w for w in watches if not w.follower.deployment.ended):
         _time_out(watch, reporter, started, clock(), cancel_on_timeout)
 
@@ -121,7 +126,7 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
             reporter.warning(f"{d.label}: could not read its status, retrying: {error}")
         watch.last_error = error
         retry_after = getattr(error, "retry_after", None) or 0.0
-        watch.due = now + max(watch.delay, retry_after)
+        watch.due = now + max(jittered(watch.delay), retry_after)
         watch.delay = min(poll_interval, watch.delay * GROWTH)
         return
     if error is not None:  # the check saw the end, then failed on something else (the log): still an end

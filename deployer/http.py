@@ -84,10 +84,13 @@ class ApiClient:
                 hint="check the URL and that the server is up and reachable from this runner",
                 sent=False,
             ) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout):
+            raise Unreachable(f"cannot connect to {url}: no connection in time", hint="check the URL and the network", sent=False) from None
         except httpx.TimeoutException:
-            raise Unreachable(f"no answer from {url} in time", hint="the server may be overloaded") from None
+            raise Unreachable(f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request") from None
         except httpx.TransportError as exc:
-            raise Unreachable(f"connection to {url} failed: {exc}") from None
+            # A reset or a broken answer: the request may have been acted on (sent stays True).
+            raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}") from None
         return self._decode(method, url, response)
 
     def _decode(self, method: str, url: str, response: httpx.Response) -> Any:

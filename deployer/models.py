@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from deployer.retry import TriggerRetry
 
 # The statuses a deployment can have, in the user's words (CONTRACT.md).
 QUEUED = "queued"
@@ -79,8 +82,9 @@ class Provider(Protocol):
 
     name: str
 
-    def trigger(self) -> list[Follower]:
-        """Start the deploy; every requested resource gets a follower, refused ones already ended."""
+    def trigger(self, retry: "TriggerRetry") -> list[Follower]:
+        """Start the deploy, each mutating request sent through `retry`; every requested resource
+        gets a follower, refused ones already ended."""
 
     def close(self) -> None:
         """Release the HTTP connection pool."""

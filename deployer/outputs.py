@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from typing import Any
 
@@ -49,16 +48,24 @@ def write_github_output(path: str, outputs: dict[str, str]) -> None:
         handle.write(github_output_text(outputs))
 
 
-_DOTENV_UNSAFE = re.compile(r"\s")
+DOTENV_LIMIT = 5000  # GitLab refuses a dotenv report of 5 KB or more
+
+
+def _dotenv_value(value: str) -> str:
+    """No spaces, newlines or other non-printable characters (GitLab would reject the report)."""
+    return "".join(ch if ch.isprintable() and not ch.isspace() else "_" for ch in value)
 
 
 def dotenv_text(outputs: dict[str, str]) -> str:
-    """`KEY=VALUE` lines GitLab accepts: no blank or comment lines, no spaces or newlines in values."""
-    lines = []
-    for name, key in DOTENV_KEYS.items():
-        value = _DOTENV_UNSAFE.sub("_", outputs.get(name, ""))
-        lines.append(f"{key}={value}")
-    return "\n".join(lines) + "\n"
+    """`KEY=VALUE` lines GitLab accepts: no blank or comment lines, no spaces or newlines in values,
+    under 5 KB. Past that, DEPLOY_IDS keeps the whole ids that fit (every id is in the result output)."""
+    values = {key: _dotenv_value(outputs.get(name, ""))[:1000] for name, key in DOTENV_KEYS.items() if key != "DEPLOY_IDS"}
+    ids = _dotenv_value(outputs.get("deployment-ids", ""))
+    room = DOTENV_LIMIT - sum(len(f"{k}={v}\n".encode()) for k, v in values.items()) - len("DEPLOY_IDS=\n")
+    while len(ids.encode()) > room:
+        ids = ids.rsplit(",", 1)[0] if "," in ids else ""
+    values["DEPLOY_IDS"] = ids
+    return "".join(f"{key}={values[key]}\n" for key in DOTENV_KEYS.values())
 
 
 def write_dotenv(path: str, outputs: dict[str, str]) -> None:

@@ -1,17 +1,17 @@
-"""Orchestration: trigger the deploy (retrying only when the server provably did nothing),
-follow what it started, and reduce the deployments to one status and one exit code.
+"""Orchestration: trigger the deploy (under deployer.retry's policy), follow what it started, and
+reduce the deployments to one status and one exit code.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from deployer.errors import DeployerError, HTTPStatusError, ServerError, Unreachable
+from deployer.errors import DeployerError, Interrupted
 from deployer.follow import Reporter, follow_all, utc_now
-from deployer.models import CANCELLED, FAILED, FINISHED, QUEUED, TIMEOUT, Deployment, Follower, Provider
+from deployer.models import CANCELLED, FAILED, FINISHED, QUEUED, TIMEOUT, Deployment, Provider
+from deployer.retry import TriggerRetry
 from deployer.settings import Settings
 
 
@@ -43,11 +43,14 @@ def make_provider(settings: Settings) -> Provider:
     return DokployProvider(settings)
 
 
-def overall_status(deployments: list[Deployment], waited: bool) -> str:
-    """CONTRACT.md: failed if any failed, else cancelled, else timeout, else finished (queued with --no-wait)."""
+def overall_status(deployments: list[Deployment], waited: bool, interrupted: bool = False) -> str:
+    """CONTRACT.md: failed if any failed, else cancelled, else timeout, else finished (queued with --no-wait).
+    A run stopped by the CI job's cancellation is `cancelled`."""
     statuses = {d.status for d in deployments}
-    if FAILED in statuses or not deployments:
+    if FAILED in statuses or (not deployments and not interrupted):
         return FAILED
+    if interrupted:
+        return CANCELLED
     if not waited:
         return QUEUED
     for status in (CANCELLED, TIMEOUT):
@@ -57,7 +60,10 @@ def overall_status(deployments: list[Deployment], waited: bool) -> str:
 
 
 def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int:
-    """1 for a real failure beats 3 (server unusable), which beats 4 (timeout)."""
+    """1 for a real failure beats 3 (server unusable), which beats 4 (timeout); an interrupted run
+    exits as signals do (130 SIGINT, 143 SIGTERM)."""
+    if isinstance(error, Interrupted):
+        return error.exit_code
     if any(d.status in (FAILED, CANCELLED) and not d.server_problem for d in deployments):
         return 1
     if error is not None:
@@ -67,37 +73,6 @@ def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int
     if any(d.status == TIMEOUT for d in deployments):
         return 4
     return 0
-
-
-def trigger_once(
-    provider: Provider,
-    reporter: Reporter,
-    deadline: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> list[Follower]:
-    """Trigger, retrying only when nothing can have been deployed: the request never left this
-    machine, or the server said so (429/503 with Retry-After, e.g. Coolify's full queue).
-    A timeout or a reset after sending is never retried: that could deploy twice.
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return provider.trigger()
-        except Unreachable as exc:
-            if exc.sent:
-                raise
-            wait = min(30.0, 2.0 ** attempt) * random.uniform(0.8, 1.2)
-            error: ServerError = exc
-        except HTTPStatusError as exc:
-            if exc.status not in (429, 503) or exc.retry_after is None:
-                raise
-            wait, error = exc.retry_after, exc
-        if clock() + wait >= deadline or attempt >= 5:
-            raise error
-        reporter.warning(f"the deploy was not accepted yet ({error.message}); trying again in {wait:.0f}s")
-        sleep(wait)
 
 
 def deploy(
@@ -113,9 +88,11 @@ def deploy(
     started = clock()
     deadline = started + settings.timeout
     deployments: list[Deployment] = []
+    followers: list = []
     error: DeployerError | None = None
     try:
-        followers = trigger_once(provider, reporter, deadline, clock, sleep)
+        retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
+        followers = provider.trigger(retry)
         deployments = [f.deployment for f in followers]
         started_at = utc_now()
         for d in deployments:
@@ -133,6 +110,9 @@ def deploy(
                 clock=clock,
                 sleep=sleep,
             )
+    except Interrupted as exc:
+        error = exc
+        _stop_following(followers, settings.cancel_on_timeout, str(exc))
     except DeployerError as exc:
         error = exc
         for d in deployments:
@@ -143,8 +123,22 @@ def deploy(
     duration = max([d.duration for d in deployments if d.duration is not None], default=int(round(clock() - started)))
     return RunResult(
         deployments=deployments,
-        status=overall_status(deployments, settings.wait and error is None),
+        status=overall_status(deployments, settings.wait and error is None, isinstance(error, Interrupted)),
         exit_code=exit_code(deployments, error),
         duration=duration,
         error=str(error) if error else None,
     )
+
+
+def _stop_following(followers: list, cancel: bool, reason: str) -> None:
+    """The CI job was cancelled: cancel what still runs (if asked) and say so on each."""
+    for follower in followers:
+        d = follower.deployment
+        if d.ended:
+            continue
+        d.message = f"{reason} while it was {d.status}"
+        if cancel:
+            try:
+                d.message += f"; {follower.cancel()}"
+            except DeployerError as exc:
+                d.message += f"; cancel failed: {exc}"

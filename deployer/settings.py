@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from deployer.errors import InputError
+
+if TYPE_CHECKING:
+    import ssl
 
 PROVIDERS = ("coolify", "dokploy")
 LOG_MODES = ("stream", "on-failure", "none")
@@ -53,10 +56,22 @@ class Settings:
     dotenv: str | None = None
 
     @property
-    def verify(self) -> bool | str:
+    def verify(self) -> "bool | ssl.SSLContext":
+        """What httpx verifies TLS with: the system's CAs, a private CA bundle, or nothing."""
         if self.insecure:
             return False
-        return self.ca_cert or True
+        if self.ca_cert:
+            import ssl
+
+            return ssl.create_default_context(cafile=self.ca_cert)
+        return True
+
+    @property
+    def token_in_clear(self) -> bool:
+        """A plain http:// URL to a host other than this machine: the token crosses the network unencrypted."""
+        parts = urlsplit(self.url)
+        return parts.scheme == "http" and (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1") \
+            and not (parts.hostname or "").startswith("127.")
 
 
 def parse_bool(value: str, option: str) -> bool:
@@ -232,8 +247,13 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
     )
     _check_targets(settings)
-    if settings.ca_cert and not os.path.isfile(settings.ca_cert):
-        raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
+    if settings.ca_cert:
+        if not os.path.isfile(settings.ca_cert):
+            raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
+        try:
+            settings.verify
+        except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
+            raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
     return settings
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from deployer.simulator.server import Reply, Request, SimulatedServer
+from deployer.simulator.server import Faults, Reply, Request, SimulatedServer
 
 PHANTOM = "Deployment already queued for this commit."
 ALL_PERMISSIONS = frozenset({"root"})
@@ -79,10 +79,11 @@ class CoolifySimulator(SimulatedServer):
         rate_limit: int = 200,
         queue_full: int = 0,
         retry_after: int = 60,
+        faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(host, port, speed=speed)
+        super().__init__(host, port, speed=speed, faults=faults)
         self.resources = {r.uuid: r for r in resources}
         self.tokens = dict(tokens or {"root-token": ALL_PERMISSIONS})
         self.rate_limit = rate_limit
@@ -99,6 +100,10 @@ class CoolifySimulator(SimulatedServer):
         return self.wall(at).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
     # -- state -----------------------------------------------------------------------------------
+
+    def vanish(self, request: Request) -> None:
+        uuid = request.path.rsplit("/", 1)[-1]
+        self.deployments = [d for d in self.deployments if d.uuid != uuid]
 
     def status_of(self, d: SimDeployment, at: float | None = None) -> str:
         at = self.now() if at is None else at
@@ -243,7 +248,7 @@ class CoolifySimulator(SimulatedServer):
         if self.queue_full > 0:
             self.queue_full -= 1
             return self._error(request, 429, "Deployment queue is full. Please try again later.", {"Retry-After": str(self.retry_after)})
-        self.triggers += 1
+        self.triggers += 1  # a deploy call the server acted on
         pr = int(pr_text)
         if tags:
             return self._deploy_by_tag(request, [t for t in tags.split(",") if t], force)

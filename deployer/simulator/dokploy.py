@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.simulator.server import Reply, Request, SimulatedServer
+from deployer.simulator.server import Faults, Reply, Request, SimulatedServer
 
 RETAINED = 10
 
@@ -63,10 +63,11 @@ class DokploySimulator(SimulatedServer):
         queue_delay: float = 0.3,
         speed: float = 1.0,
         old_version: bool = False,
+        faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        super().__init__(host, port, speed=speed)
+        super().__init__(host, port, speed=speed, faults=faults)
         self.targets = {t.id: t for t in targets}
         #: api key -> ids it may touch (None: all)
         self.keys = dict(keys or {"dokploy-key": None})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,14 +38,50 @@ class Reply:
     content_type: str = "application/json"
 
 
+FAULT_KINDS = ("reset", "reset_after", "hang", "5xx", "429", "html", "garbage", "stale", "vanish")
+
+
+@dataclass
+class Faults:
+    """Seeded, reproducible faults: each request gets one with probability `rate`.
+
+    reset: the connection drops before the server acts; reset_after: it acts, then drops;
+    hang: no answer for `hang_seconds`, then a drop; 5xx: 502/503/504 (503 sometimes with
+    Retry-After); 429: Retry-After 1; html: a proxy's HTML page; garbage: it acts, then answers
+    truncated JSON; stale: an answer from 2 s ago (out-of-order status); vanish: the deployment
+    asked about is deleted.
+    """
+
+    seed: int
+    rate: float = 0.2
+    kinds: tuple[str, ...] = FAULT_KINDS
+    hang_seconds: float = 3.0
+    log: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def pick(self, request: "Request") -> str | None:
+        if self._random.random() >= self.rate:
+            return None
+        kind = self._random.choice(self.kinds)
+        self.log.append((kind, request.method, request.path))
+        return kind
+
+    def choice(self, options: list) -> object:
+        return self._random.choice(options)
+
+
 class SimulatedServer:
     """Subclasses implement `handle(request) -> Reply`; `start()` serves on a free loopback port.
 
     Its clock runs `speed` times faster than real time, so long deployments can be simulated quickly.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0, faults: Faults | None = None) -> None:
         self.speed = speed
+        self.faults = faults
+        self._shift = 0.0
         self._t0 = time.monotonic()
         self._epoch = datetime.now(timezone.utc)
         self.requests: list[Request] = []
@@ -63,9 +102,29 @@ class SimulatedServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                 )
+                fault = server.faults.pick(request) if server.faults else None
+                if fault in ("reset", "hang"):
+                    if fault == "hang":
+                        time.sleep(server.faults.hang_seconds)  # type: ignore[union-attr]
+                    self._drop()
+                    return
+                if fault in ("5xx", "429", "html"):
+                    self._fake_reply(fault)
+                    return
                 with server._lock:
                     server.requests.append(request)
-                    reply = server.handle(request)
+                    if fault == "vanish":
+                        server.vanish(request)
+                    server._shift = -2.0 if fault == "stale" else 0.0
+                    try:
+                        reply = server.handle(request)
+                    finally:
+                        server._shift = 0.0
+                if fault == "reset_after":
+                    self._drop()
+                    return
+                if fault == "garbage":
+                    reply = Reply(reply.status, raw=b'{"deployments": [{"mess', content_type="application/json")
                 if reply.raw is not None:
                     payload = reply.raw
                 elif reply.body is None:
@@ -82,6 +141,34 @@ class SimulatedServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
+            def _drop(self) -> None:
+                """Close with a reset and no answer, like a crashed proxy or a cut connection."""
+                self.close_connection = True
+                try:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                except OSError:
+                    pass
+
+            def _fake_reply(self, fault: str) -> None:
+                if fault == "5xx":
+                    status = int(server.faults.choice([502, 503, 504]))  # type: ignore[union-attr]
+                    headers = {"Retry-After": "1"} if status == 503 and server.faults.choice([True, False]) else {}  # type: ignore[union-attr]
+                    payload, kind = f"<html><body><h1>{status}</h1>nginx</body></html>".encode(), "text/html"
+                elif fault == "429":
+                    status, headers = 429, {"Retry-After": "1"}
+                    payload, kind = b'{"message":"Too Many Attempts."}', "application/json"
+                else:
+                    status, headers = 200, {}
+                    payload, kind = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>", "text/html"
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
             def log_message(self, *args: Any) -> None:  # keep test and demo output clean
                 pass
 
@@ -91,7 +178,10 @@ class SimulatedServer:
 
     def now(self) -> float:
         """Simulated seconds since the server started."""
-        return (time.monotonic() - self._t0) * self.speed
+        return (time.monotonic() - self._t0) * self.speed + self._shift
+
+    def vanish(self, request: Request) -> None:
+        """The 'vanish' fault: forget the deployment this request asks about (simulators override)."""
 
     def wall(self, at: float) -> datetime:
         """The wall-clock time of simulated second `at`."""

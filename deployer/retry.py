@@ -1,0 +1,66 @@
+"""The retry policy, in one place (README "Reliability" says the same in prose).
+
+Triggering a deploy is not idempotent, so a trigger is retried ONLY when the server provably did
+not act on it:
+  - the connection was refused or failed before the request was sent (Unreachable, sent=False);
+  - the server answered 429 or 503 with a Retry-After header (e.g. Coolify's "Deployment queue is
+    full": nothing was queued).
+A time-out, a reset or any other failure once the request may have reached the server is never
+retried: a second trigger could deploy twice. The step then fails (exit 3) and says so.
+
+Status checks (polls) are idempotent: the follow loop retries them on network errors, 429
+(honouring Retry-After), 5xx and odd answers, with growing pauses and jitter, until the deadline;
+a run of failed checks that reaches the deadline ends as a timeout (exit 4) naming the last error,
+never as a success.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TypeVar
+
+from deployer.errors import HTTPStatusError, ServerError, Unreachable
+
+T = TypeVar("T")
+MAX_TRIGGER_ATTEMPTS = 5
+
+
+def jittered(seconds: float) -> float:
+    """Spread retries so many runners do not hit the server in step."""
+    return seconds * random.uniform(0.8, 1.2)
+
+
+def unsent_retry_delay(error: ServerError, attempt: int) -> float | None:
+    """How long to wait before sending a trigger again, or None when it must not be sent again."""
+    if isinstance(error, Unreachable) and not error.sent:
+        return jittered(min(30.0, 2.0 ** attempt))
+    if isinstance(error, HTTPStatusError) and error.status in (429, 503) and error.retry_after is not None:
+        return error.retry_after
+    return None
+
+
+@dataclass
+class TriggerRetry:
+    """Sends one mutating request, retrying only as the policy above allows, within the deadline."""
+
+    deadline: float
+    on_retry: Callable[[str], None] = lambda message: None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    attempts: list[str] = field(default_factory=list)
+
+    def run(self, send: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return send()
+            except ServerError as exc:
+                wait = unsent_retry_delay(exc, attempt)
+                if wait is None or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
+                    raise
+                self.attempts.append(exc.message)
+                self.on_retry(f"the deploy was not accepted ({exc.message}); nothing was deployed, trying again in {wait:.0f}s")
+                self.sleep(wait)
