@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import datetime
 from typing import Any
 
 from deployer.errors import (
+    AnswerTooLarge,
     AuthenticationFailed,
     DeployerError,
     InputError,
@@ -22,7 +25,7 @@ from deployer.errors import (
 )
 from deployer.http import ApiClient
 from deployer.retry import TriggerRetry
-from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, QUEUED, Deployment
+from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, QUEUED, Deployment, TimeLeft
 from deployer.settings import Settings
 
 PHANTOM = "Deployment already queued for this commit."
@@ -37,6 +40,8 @@ _SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
 _DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
 _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 
+LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
+FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
 READ_HINT = "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
 
 
@@ -72,8 +77,38 @@ class CoolifyProvider:
             **client_options,
         )
 
+        self.watch_by_list = True
+
     def close(self) -> None:
         self.api.close()
+
+    def check_batch(self, due: list[Any], active: list[Any], *, want_logs: bool, timeout: float) -> tuple[dict[Any, tuple[list[str], ServerError | None]], list[Any]]:
+        """Watch every active application deployment with one `GET /deployments` (it lists the
+        queued and in-progress ones); a deployment that left the list is checked on its own."""
+        watched = [f for f in active if isinstance(f, DeploymentFollower) and f.watchable]
+        if not self.watch_by_list or len(watched) < 2 or not any(f in due for f in watched):
+            return {}, []
+        try:
+            rows = self.api.request("GET", "/deployments", timeout=timeout, max_bytes=LIST_MAX_BYTES)
+        except AnswerTooLarge:
+            self.watch_by_list = False
+            watched[0].notices.append("the list of active deployments is over 2 MB (large build logs): following each deployment on its own")
+            return {}, []
+        except HTTPStatusError as exc:
+            error = _server_error(exc, "listing the active deployments")
+            return {f: ([], error) for f in watched if f in due}, []  # type: ignore[misc]
+        except ServerError as exc:
+            return {f: ([], exc) for f in watched if f in due}, []
+        by_id = {str(r.get("deployment_uuid")): r for r in rows if isinstance(r, dict)} if isinstance(rows, list) else {}
+        answered: dict[Any, tuple[list[str], ServerError | None]] = {}
+        left = []
+        for f in watched:
+            row = by_id.get(str(f.deployment.deployment_id))
+            if row is None:
+                left.append(f)  # ended (or never saved): read its end on its own
+            else:
+                answered[f] = (f.apply(row, want_logs), None)
+        return answered, left
 
     # -- trigger ---------------------------------------------------------------------------------
 
@@ -208,6 +243,9 @@ class CoolifyProvider:
                 raise
             raise _server_error(exc, doing) from None
 
+    def forecast_wanted(self) -> bool:
+        return len(self.settings.uuids) <= FORECAST_UP_TO
+
     def deployment_url(self, path: Any) -> str | None:
         if not path or not isinstance(path, str):
             return None
@@ -248,23 +286,53 @@ class DeploymentFollower(CoolifyFollower):
         self.logs_seen = 0
         self.logs_hidden_noted = False
         self.notices: list[str] = []
+        self.triggered_at = time.monotonic()
+        #: (earliest, latest) monotonic time at which this deployment should end, from the history.
+        self.expected_end: tuple[float, float] | None = None
+        self.watchable = False  # may be watched through the list once checked on its own
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        left = TimeLeft(timeout)
         if self.phantom:
-            self._adopt_from_history(reason=f"Coolify answered '{PHANTOM}'")
+            self._adopt_from_history(reason=f"Coolify answered '{PHANTOM}'", timeout=left())
             self.phantom = False
+        elif not self.watchable and self.provider.settings.uuids and self.provider.forecast_wanted():
+            try:  # a forecast only spares requests: without one, checks just back off as usual
+                self._forecast(self._history(left()))
+            except ServerError:
+                pass
+        self.watchable = True
         d = self.deployment
         try:
-            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=timeout)
+            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=left())
         except HTTPStatusError as exc:
             if exc.status != 404:
                 raise
-            self._adopt_from_history(reason=f"deployment {d.deployment_id} does not exist (404)")
-            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=timeout)
+            self._adopt_from_history(reason=f"deployment {d.deployment_id} does not exist (404)", timeout=left())
+            row = self.provider.get(f"/deployments/{d.deployment_id}", "following a deployment", timeout=left())
         if not isinstance(row, dict):
             raise UnexpectedAnswer(f"GET /deployments/{d.deployment_id} answered something that is not an object")
+        return self.apply(row, want_logs)
+
+    def apply(self, row: dict[str, Any], want_logs: bool) -> list[str]:
+        """Take in a deployment row (from its own GET or the list of active ones)."""
         self._read_row(row)
         return self._new_log_lines(row) if want_logs else []
+
+    def _history(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        answer = self.provider.get(
+            f"/deployments/applications/{self.deployment.resource}", "reading the application's deployments",
+            params={"skip": 0, "take": 10}, timeout=timeout,
+        )
+        rows = answer.get("deployments") if isinstance(answer, dict) else answer  # the OpenAPI says a list
+        return [r for r in rows or [] if isinstance(r, dict)]
+
+    def _forecast(self, rows: list[dict[str, Any]]) -> None:
+        """When this deployment should end, from how long the last finished ones took."""
+        took = sorted(t for t in (_seconds_between(r.get("created_at"), r.get("finished_at"))
+                                  for r in rows if r.get("status") == "finished") if t is not None)
+        if took:
+            self.expected_end = (self.triggered_at + took[0] - 1.0, self.triggered_at + took[-1] + 1.0)
 
     def _read_row(self, row: dict[str, Any]) -> None:
         d = self.deployment
@@ -297,15 +365,10 @@ class DeploymentFollower(CoolifyFollower):
             lines.extend(output.splitlines() or ([] if not output else [output]))
         return lines
 
-    def _adopt_from_history(self, reason: str) -> None:
+    def _adopt_from_history(self, reason: str, timeout: float | None = None) -> None:
         """Follow the application's queued or in-progress deployment instead of a uuid that is not saved."""
         d = self.deployment
-        answer = self.provider.get(
-            f"/deployments/applications/{d.resource}", "reading the application's deployments",
-            params={"skip": 0, "take": 10},
-        )
-        rows = answer.get("deployments") if isinstance(answer, dict) else answer  # the OpenAPI says a list
-        rows = [r for r in rows or [] if isinstance(r, dict)]
+        rows = self._history(timeout)
         pr = self.provider.settings.pr or 0
         mine = [r for r in rows if int(r.get("pull_request_id") or 0) == pr]
         active = [r for r in mine if r.get("status") in ("queued", "in_progress")]
@@ -367,6 +430,17 @@ class ResourceStatusFollower(CoolifyFollower):
             self.last_status = raw
             return [f"{d.kind} status: {raw or 'unknown'}"] if want_logs else []
         return []
+
+
+def _seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds between two of Coolify's timestamps (`2026-08-21T10:00:00.000000Z`), or None."""
+    try:
+        a = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    seconds = (b - a).total_seconds()
+    return seconds if seconds >= 0 else None
 
 
 def parse_log_entries(raw: Any) -> list[Any]:

@@ -24,7 +24,7 @@ from deployer.errors import (
 )
 from deployer.http import ApiClient
 from deployer.retry import TriggerRetry
-from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, Deployment
+from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, Deployment, TimeLeft
 from deployer.settings import Settings
 
 _STATUS = {"running": IN_PROGRESS, "done": FINISHED, "error": FAILED, "cancelled": CANCELLED}
@@ -154,6 +154,9 @@ class DokployProvider:
 class DokployFollower:
     """Finds the row our trigger created, then follows it by `deploymentId`."""
 
+    #: Requests one check makes, against the request budget: the rows, then the queue or the log.
+    cost = 2
+
     def __init__(self, provider: DokployProvider, deployment: Deployment, *, before: set[str]) -> None:
         self.provider = provider
         self.deployment = deployment
@@ -166,11 +169,12 @@ class DokployFollower:
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         d = self.deployment
-        rows = self.provider.rows(d.kind, d.resource, timeout=timeout)
+        left = TimeLeft(timeout)
+        rows = self.provider.rows(d.kind, d.resource, timeout=left())
         if d.deployment_id is None:
             row = self._find_ours(rows)
             if row is None:
-                self._wait_in_queue(timeout)
+                self._wait_in_queue(left())
                 return []
             d.deployment_id = str(row["deploymentId"])
         else:
@@ -180,7 +184,7 @@ class DokployFollower:
                 d.message = (f"deployment {d.deployment_id} is no longer listed: Dokploy keeps only the last ~10 "
                              "deployments, so its outcome is unknown; see the dashboard")
                 return []
-        return self._read_row(row, want_logs, timeout)
+        return self._read_row(row, want_logs, left())
 
     def _find_ours(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         new = [r for r in rows if str(r.get("deploymentId")) not in self.before]

@@ -50,6 +50,10 @@ class UnexpectedAnswer(ServerError):
     """An answer that is not what the API gives: HTML, a redirect, broken JSON."""
 
 
+class AnswerTooLarge(UnexpectedAnswer):
+    """An answer bigger than the caller allowed (it was not read to the end)."""
+
+
 class HTTPStatusError(ServerError):
     """The server answered with an HTTP error; `server_message` is its own `message` field."""
 

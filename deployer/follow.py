@@ -1,8 +1,12 @@
 """Follow many deployments at the same time until each ends or the deadline passes.
 
-One loop owns the schedule: each follower is checked when due (several at once on a small thread
-pool), checks start often right after the trigger and space out to `poll_interval`, and every
-request's own timeout is cut to the time left, so the deadline is kept within one poll interval.
+One loop owns the schedule. Each deployment is checked when due: often right after the trigger
+(fast failures), then less often up to `poll_interval`; where the server's history says when such
+a deployment usually ends, densely in that window. Every request draws on one budget of requests
+per minute, whatever the number of deployments, and a provider that can answer for many
+deployments in one request (Coolify's list of active deployments) is asked once for all of them.
+Each request's own time limit is cut to the time left, so the deadline is kept within one poll
+interval.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from deployer.errors import AuthenticationFailed, NotFound, PermissionDenied, ServerError
 from deployer.models import CANCELLED, FAILED, TIMEOUT, Deployment, Follower
 from deployer.retry import jittered
 
 FIRST_DELAY = 0.5
-GROWTH = 1.5
+GROWTH = 2.0
+DENSE_STEP = 0.5
 TAIL_LINES = 50
 MAX_REQUEST_TIMEOUT = 30.0
+DEFAULT_BUDGET = 60.0  # requests per minute: well under Coolify's default limit of 200
+
+Result = tuple[list[str], "ServerError | None"]
 
 
 def utc_now() -> str:
@@ -39,6 +47,29 @@ class Reporter(Protocol):
     def tick(self, elapsed: float) -> None: ...
 
 
+class RequestBudget:
+    """A token bucket: at most `per_minute` requests a minute, in small bursts."""
+
+    def __init__(self, per_minute: float, now: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, min(10.0, per_minute / 12.0))
+        self.tokens = self.capacity
+        self.at = now
+        self.spent = 0
+
+    def available(self, now: float) -> int:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        return int(self.tokens)
+
+    def take(self, count: int = 1) -> None:
+        self.tokens -= count
+        self.spent += count
+
+    def next_token_in(self) -> float:
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+
 @dataclass
 class _Watch:
     follower: Follower
@@ -47,6 +78,28 @@ class _Watch:
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     last_error: ServerError | None = None
     last_status: str = ""
+    #: It left the provider's list of active deployments: read its end with a check of its own.
+    alone_next: bool = False
+
+
+def next_delay(watch: _Watch, now: float, poll_interval: float) -> float:
+    """The pause before this deployment's next check.
+
+    Without a forecast: 0.5 s, doubling up to `poll_interval`. With one (the window in which the
+    previous deployments ended): the same growth, cut so the next check lands at the window's start,
+    every 0.5 s inside it, and growth again once it has passed.
+    """
+    base = watch.delay
+    watch.delay = min(poll_interval, watch.delay * GROWTH)
+    window = getattr(watch.follower, "expected_end", None)
+    if not window:
+        return base
+    opens, closes = window
+    if now < opens:
+        return max(DENSE_STEP, min(base, opens - now))
+    if now <= closes:
+        return min(DENSE_STEP, poll_interval)
+    return base
 
 
 def follow_all(
@@ -58,15 +111,21 @@ def follow_all(
     poll_interval: float,
     logs: str,
     cancel_on_timeout: bool,
+    budget_per_minute: float = DEFAULT_BUDGET,
+    check_batch: Callable[..., tuple[dict[Any, Result], list[Any]]] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> None:
+) -> RequestBudget:
     """Check every follower until its deployment ends; mark the rest `timeout` at the deadline.
 
+    `check_batch(due, active, want_logs=, timeout=)` may answer for several followers with one
+    request: it returns ({follower: (new log lines, error)} for those it answered, the followers
+    to check on their own right away), or ({}, []) when it sent nothing.
     Raises AuthenticationFailed or PermissionDenied (for all deployments at once) when the token
     cannot read deployments; every other server fault is retried until the deadline.
     """
     now = clock()
+    budget = RequestBudget(budget_per_minute, now)
     watches = [
         _Watch(f, due=now, delay=min(FIRST_DELAY, poll_interval), last_status=f.deployment.status)
         for f in followers
@@ -76,33 +135,67 @@ def follow_all(
         if f.deployment.ended:
             _finish(f.deployment, started, clock())
     want_logs = logs != "none"
-    pool = ThreadPoolExecutor(max_workers=max(1, min(8, len(watches))))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, len(watches))))
     try:
         while True:
             active = [w for w in watches if not w.follower.deployment.ended]
             if not active:
-                return
+                return budget
             now = clock()
             if now >= deadline:
                 break
             reporter.tick(now - started)
-            due = [w for w in active if w.due <= now]
-            if not due:
+            due = sorted((w for w in active if w.due <= now), key=lambda w: w.due)
+            tokens = budget.available(now)
+            if not due or tokens < 1:
+                wake = min(w.due for w in active) if tokens >= 1 else now + budget.next_token_in()
                 # Wake at least once a second, so a live view's clock and heartbeats keep moving.
-                sleep(max(0.0, min(min(w.due for w in active), deadline, now + 1.0) - now))
+                sleep(max(0.0, min(wake, deadline, now + 1.0) - now))
                 continue
             request_timeout = max(0.1, min(MAX_REQUEST_TIMEOUT, deadline - now))
-            results = list(pool.map(lambda w: _check(w, want_logs, request_timeout), due))
-            for watch, (lines, error) in zip(due, results):
-                _handle(watch, lines, error, reporter, logs, started, clock(), poll_interval)
+            results: dict[int, Result] = {}
+            flagged = [w for w in active if w.alone_next]
+            # Deployments that left the list go first: a new list request would not tell their end.
+            if check_batch is not None and len(active) > 1 and not flagged:
+                answered, left = check_batch([w.follower for w in due], [w.follower for w in active],
+                                             want_logs=want_logs, timeout=request_timeout)
+                if answered or left:
+                    budget.take()
+                    tokens -= 1
+                results.update({id(f): r for f, r in answered.items()})
+                left_ids = {id(f) for f in left}
+                for w in active:
+                    if id(w.follower) in left_ids:
+                        w.alone_next = True
+                flagged = [w for w in active if w.alone_next]
+            candidates = flagged + [w for w in due if id(w.follower) not in results and not w.alone_next]
+            alone: list[_Watch] = []
+            for watch in candidates:
+                cost = getattr(watch.follower, "cost", 1)
+                if cost > tokens:
+                    break
+                tokens -= cost
+                budget.take(cost)
+                watch.alone_next = False
+                alone.append(watch)
+            if not results and not alone:
+                sleep(max(0.0, min(now + budget.next_token_in(), deadline) - now))
+                continue
+            for watch, result in zip(alone, pool.map(lambda w: _check(w, want_logs, request_timeout), alone)):
+                results[id(watch.follower)] = result
+            for watch in active:
+                if id(watch.follower) in results:
+                    lines, error = results[id(watch.follower)]
+                    _handle(watch, lines, error, reporter, logs, started, clock(), poll_interval)
     finally:
         # Never wait for a check still in flight (an interrupt must not hang on a slow server).
         pool.shutdown(wait=False, cancel_futures=True)
     for watch in (w for w in watches if not w.follower.deployment.ended):
         _time_out(watch, reporter, started, clock(), cancel_on_timeout)
+    return budget
 
 
-def _check(watch: _Watch, want_logs: bool, timeout: float) -> tuple[list[str], ServerError | None]:
+def _check(watch: _Watch, want_logs: bool, timeout: float) -> Result:
     try:
         return watch.follower.check(want_logs=want_logs, timeout=timeout), None
     except ServerError as exc:
@@ -126,8 +219,7 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
             reporter.warning(f"{d.label}: could not read its status, retrying: {error}")
         watch.last_error = error
         retry_after = getattr(error, "retry_after", None) or 0.0
-        watch.due = now + max(jittered(watch.delay), retry_after)
-        watch.delay = min(poll_interval, watch.delay * GROWTH)
+        watch.due = now + max(jittered(next_delay(watch, now, poll_interval)), retry_after)
         return
     if error is not None:  # the check saw the end, then failed on something else (the log): still an end
         reporter.warning(f"{d.label}: {error}")
@@ -147,8 +239,7 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
         if d.status in (FAILED, CANCELLED) and logs == "on-failure" and d.log_tail:
             reporter.failure_log(d, d.log_tail)
         return
-    watch.due = now + watch.delay
-    watch.delay = min(poll_interval, watch.delay * GROWTH)
+    watch.due = now + next_delay(watch, now, poll_interval)
 
 
 def _time_out(watch: _Watch, reporter: Reporter, started: float, now: float, cancel: bool) -> None:
@@ -169,4 +260,3 @@ def _finish(d: Deployment, started: float, now: float) -> None:
     d.finished_at = d.finished_at or utc_now()
     if d.duration is None:
         d.duration = int(round(now - started))
-

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from deployer import __version__
-from deployer.errors import HTTPStatusError, TLSFailure, Unreachable, UnexpectedAnswer
+from deployer.errors import AnswerTooLarge, HTTPStatusError, TLSFailure, Unreachable, UnexpectedAnswer
 
 USER_AGENT = f"deployer/{__version__}"
 
@@ -65,14 +65,21 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         timeout: float | None = None,
+        max_bytes: int | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON body (None for an empty one)."""
+        """Send one request; return the decoded JSON body (None for an empty one).
+
+        With `max_bytes`, an answer past that size is abandoned (AnswerTooLarge) instead of held.
+        """
         url = self.url(path)
         extra: dict[str, Any] = {}
         if timeout is not None:
             extra["timeout"] = timeout
         try:
-            response = self._client.request(method, url, params=params, json=json_body, **extra)
+            if max_bytes is None:
+                response = self._client.request(method, url, params=params, json=json_body, **extra)
+            else:
+                response = self._bounded(method, url, params, json_body, extra, max_bytes)
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
@@ -92,6 +99,22 @@ class ApiClient:
             # A reset or a broken answer: the request may have been acted on (sent stays True).
             raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}") from None
         return self._decode(method, url, response)
+
+    def _bounded(self, method: str, url: str, params: Any, json_body: Any, extra: dict[str, Any], max_bytes: int) -> httpx.Response:
+        request = self._client.build_request(method, url, params=params, json=json_body, **extra)
+        response = self._client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise AnswerTooLarge(f"{method} {url} answered more than {max_bytes // 1_000_000} MB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        # iter_bytes() already decoded any gzip: drop the headers that describe the encoded body.
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=request)
 
     def _decode(self, method: str, url: str, response: httpx.Response) -> Any:
         status = response.status_code

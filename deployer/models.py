@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -61,6 +62,16 @@ class Deployment:
             "finished_at": self.finished_at,
             "duration": self.duration,
         }
+
+
+class TimeLeft:
+    """What remains of one check's time limit: every request of the check draws on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+
+    def __call__(self) -> float:
+        return max(0.1, self.ends - time.monotonic())
 
 
 class Follower(Protocol):

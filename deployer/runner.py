@@ -107,6 +107,8 @@ def deploy(
                 poll_interval=settings.poll_interval,
                 logs=settings.logs,
                 cancel_on_timeout=settings.cancel_on_timeout,
+                budget_per_minute=settings.request_budget,
+                check_batch=getattr(provider, "check_batch", None),
                 clock=clock,
                 sleep=sleep,
             )

@@ -54,6 +54,7 @@ class Settings:
     insecure: bool = False
     output: str = "text"
     dotenv: str | None = None
+    request_budget: float = 60.0
 
     @property
     def verify(self) -> "bool | ssl.SSLContext":
@@ -245,6 +246,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         insecure=opt("insecure", flag, False),
         output=opt("output", choice(OUTPUT_MODES), "text", input_name=None),
         dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
+        request_budget=opt("request_budget", _budget, 60.0, env_names=("DEPLOYER_REQUEST_BUDGET",)),
     )
     _check_targets(settings)
     if settings.ca_cert:
@@ -255,6 +257,17 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
             raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
     return settings
+
+
+def _budget(value: Any, where: str) -> float:
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise InputError(f"{where}: {value!r} is not a number of requests per minute; use e.g. 60") from None
+    if not 1 <= number <= 1000:
+        raise InputError(f"{where}: {value!r} is out of range; use 1 to 1000 requests per minute")
+    return number
 
 
 def ci_run_title(env: Mapping[str, str]) -> str:

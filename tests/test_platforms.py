@@ -109,7 +109,7 @@ def test_the_token_never_appears(coolify, run, tmp_path, mode, scenario):
     elif mode == "json":
         extra = ["--output", "json"]
     result = run("deploy", "--url", f"{url}/api/v1", "--token", token, "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 "--timeout", "1s" if scenario == "timeout" else "20s", *extra, env=env)
+                 "--timeout", {"timeout": "1s", "unreachable": "3s"}.get(scenario, "20s"), *extra, env=env)
     assert result.exit_code in {"success": (0,), "failure": (1,), "bad-token": (3,), "unreachable": (3,), "timeout": (4,)}[scenario]
     files = [p.read_text() for p in tmp_path.iterdir()]
     stdout = result.stdout

@@ -47,6 +47,7 @@ class SimResource:
     fqdn: str | None = None
     vanishes: bool = False  # its deployments are never saved: polling them gives 404
     log_extra: tuple[str, ...] = ()  # lines the build prints (tests put hostile ones here)
+    history: int = 0  # finished deployments, as long as this one's, before the server starts
 
 
 @dataclass
@@ -93,6 +94,12 @@ class CoolifySimulator(SimulatedServer):
         self.triggers = 0
         self._hits: dict[str, list[float]] = {}
         self._started: dict[str, float] = {}  # service/database uuid -> sim time of its start
+        for r in resources:
+            for i in range(r.history):
+                start = -1000.0 * (r.history - i)
+                past = SimDeployment(id=len(self.deployments) + 1, uuid=new_uuid(), resource=r, created=start,
+                                     start=start + r.queue_seconds, end=start + r.queue_seconds + r.build_seconds)
+                self.deployments.append(past)
 
     # -- clock -----------------------------------------------------------------------------------
 
