@@ -78,6 +78,7 @@ class CoolifyProvider:
         )
 
         self.watch_by_list = True
+        self.listing = False
 
     def close(self) -> None:
         self.api.close()
@@ -86,7 +87,9 @@ class CoolifyProvider:
         """Watch every active application deployment with one `GET /deployments` (it lists the
         queued and in-progress ones); a deployment that left the list is checked on its own."""
         watched = [f for f in active if isinstance(f, DeploymentFollower) and f.watchable]
-        if not self.watch_by_list or len(watched) < 2 or not any(f in due for f in watched):
+        if len(watched) > 1:
+            self.listing = True  # from now on, until all have ended: even the last one is cheapest this way
+        if not self.watch_by_list or not self.listing or not any(f in due for f in watched):
             return {}, []
         try:
             rows = self.api.request("GET", "/deployments", timeout=timeout, max_bytes=LIST_MAX_BYTES)
@@ -289,7 +292,9 @@ class DeploymentFollower(CoolifyFollower):
         self.triggered_at = time.monotonic()
         #: (earliest, latest) monotonic time at which this deployment should end, from the history.
         self.expected_end: tuple[float, float] | None = None
-        self.watchable = False  # may be watched through the list once checked on its own
+        # Watched through the list of active deployments at once, unless this deployment first needs
+        # a check of its own: a phantom uuid to replace, or (for a few deployments) a forecast to read.
+        self.watchable = not phantom and not (provider.settings.uuids and provider.forecast_wanted())
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         left = TimeLeft(timeout)

@@ -27,7 +27,8 @@ GROWTH = 2.0
 DENSE_STEP = 0.5
 TAIL_LINES = 50
 MAX_REQUEST_TIMEOUT = 30.0
-DEFAULT_BUDGET = 60.0  # requests per minute: well under Coolify's default limit of 200
+DEFAULT_BUDGET = 100.0  # requests per minute: half Coolify's default limit of 200
+LIST_INTERVAL = 1.0  # how often one list request watches all deployments, once it is in use
 
 Result = tuple[list[str], "ServerError | None"]
 
@@ -48,26 +49,28 @@ class Reporter(Protocol):
 
 
 class RequestBudget:
-    """A token bucket: at most `per_minute` requests a minute, in small bursts."""
+    """At most `per_minute` requests in any 60 seconds: how the servers' rate limits count them."""
 
     def __init__(self, per_minute: float, now: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, min(10.0, per_minute / 12.0))
-        self.tokens = self.capacity
-        self.at = now
-        self.spent = 0
+        self.limit = max(1, int(per_minute))
+        self.sent: deque[float] = deque()
+        self.now = now
+
+    @property
+    def spent(self) -> int:
+        return len(self.sent)
 
     def available(self, now: float) -> int:
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        return int(self.tokens)
+        self.now = now
+        while self.sent and self.sent[0] <= now - 60.0:
+            self.sent.popleft()
+        return self.limit - len(self.sent)
 
     def take(self, count: int = 1) -> None:
-        self.tokens -= count
-        self.spent += count
+        self.sent.extend([self.now] * count)
 
     def next_token_in(self) -> float:
-        return max(0.0, (1.0 - self.tokens) / self.rate)
+        return max(0.01, self.sent[0] + 60.0 - self.now) if len(self.sent) >= self.limit else 0.01
 
 
 @dataclass
@@ -154,15 +157,17 @@ def follow_all(
                 continue
             request_timeout = max(0.1, min(MAX_REQUEST_TIMEOUT, deadline - now))
             results: dict[int, Result] = {}
+            batched: set[int] = set()
             flagged = [w for w in active if w.alone_next]
             # Deployments that left the list go first: a new list request would not tell their end.
-            if check_batch is not None and len(active) > 1 and not flagged:
+            if check_batch is not None and not flagged:
                 answered, left = check_batch([w.follower for w in due], [w.follower for w in active],
                                              want_logs=want_logs, timeout=request_timeout)
                 if answered or left:
                     budget.take()
                     tokens -= 1
                 results.update({id(f): r for f, r in answered.items()})
+                batched = {id(f) for f in answered}
                 left_ids = {id(f) for f in left}
                 for w in active:
                     if id(w.follower) in left_ids:
@@ -187,6 +192,10 @@ def follow_all(
                 if id(watch.follower) in results:
                     lines, error = results[id(watch.follower)]
                     _handle(watch, lines, error, reporter, logs, started, clock(), poll_interval)
+                    if id(watch.follower) in batched and not watch.follower.deployment.ended:
+                        # One list request watches them all: it costs the same for one deployment or fifty.
+                        watch.due = clock() + min(LIST_INTERVAL, poll_interval)
+                        watch.delay = min(FIRST_DELAY, poll_interval)
     finally:
         # Never wait for a check still in flight (an interrupt must not hang on a slow server).
         pool.shutdown(wait=False, cancel_futures=True)
