@@ -56,7 +56,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--poll-interval", metavar="DURATION", help="Longest pause between status checks (default 5s)."),
         click.option("--cancel-on-timeout", is_flag=True, default=None, help="Cancel deployments still running at the timeout, where the server can."),
         click.option("--logs", metavar="stream|on-failure|none", help="Build logs: live, the tail of failed ones, or none (default stream)."),
-        click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 100; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
+        click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
         click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
         click.option("--output", metavar="text|json", help="json: the result document on stdout, progress on stderr."),

@@ -359,15 +359,15 @@ class DeploymentFollower(CoolifyFollower):
                 self.logs_hidden_noted = True
                 self.notices.append("build logs are hidden: the token needs the 'read:sensitive' permission (and an admin or owner user) to read them")
             return []
-        entries = parse_log_entries(row.get("logs"))
-        fresh = entries[self.logs_seen:]
-        self.logs_seen = len(entries)
         lines: list[str] = []
-        for entry in fresh:
+        count = self.logs_seen
+        for entry in iter_log_entries(row.get("logs"), skip=self.logs_seen):
+            count += 1
             if not isinstance(entry, dict) or entry.get("hidden"):
                 continue
             output = str(entry.get("output") or "")
             lines.extend(output.splitlines() or ([] if not output else [output]))
+        self.logs_seen = count
         return lines
 
     def _adopt_from_history(self, reason: str, timeout: float | None = None) -> None:
@@ -448,14 +448,36 @@ def _seconds_between(start: Any, end: Any) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def parse_log_entries(raw: Any) -> list[Any]:
-    """`logs` is a JSON-encoded string holding the entry array (or, defensively, the array itself)."""
+_DECODER = json.JSONDecoder()
+
+
+def iter_log_entries(raw: Any, skip: int = 0) -> Any:
+    """The entries of `logs` after the first `skip`, one at a time: a 10,000-entry log is never held
+    as a list (it is walked with raw_decode, and entries already printed are dropped at once)."""
     if isinstance(raw, list):
-        return raw
-    if not isinstance(raw, str) or not raw.strip():
-        return []
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return []
-    return value if isinstance(value, list) else []
+        yield from raw[skip:]
+        return
+    if not isinstance(raw, str):
+        return
+    text, at, seen = raw, 0, 0
+    at = _skip_space(text, at)
+    if not text.startswith("[", at):
+        return
+    at = _skip_space(text, at + 1)
+    while at < len(text) and text[at] != "]":
+        try:
+            entry, at = _DECODER.raw_decode(text, at)
+        except ValueError:
+            return  # a truncated log: what came before it was already given
+        if seen >= skip:
+            yield entry
+        seen += 1
+        at = _skip_space(text, at)
+        if text.startswith(",", at):
+            at = _skip_space(text, at + 1)
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at

@@ -27,7 +27,9 @@ GROWTH = 2.0
 DENSE_STEP = 0.5
 TAIL_LINES = 50
 MAX_REQUEST_TIMEOUT = 30.0
-DEFAULT_BUDGET = 100.0  # requests per minute: half Coolify's default limit of 200
+WORKERS = 4  # checks in flight at once
+DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
+# follow 50 deployments to within a second (a list request a second plus one end read each)
 LIST_INTERVAL = 1.0  # how often one list request watches all deployments, once it is in use
 
 Result = tuple[list[str], "ServerError | None"]
@@ -129,6 +131,7 @@ def follow_all(
     """
     now = clock()
     budget = RequestBudget(budget_per_minute, now)
+    budget.take()  # the trigger counts against the same limit
     watches = [
         _Watch(f, due=now, delay=min(FIRST_DELAY, poll_interval), last_status=f.deployment.status)
         for f in followers
@@ -138,7 +141,7 @@ def follow_all(
         if f.deployment.ended:
             _finish(f.deployment, started, clock())
     want_logs = logs != "none"
-    pool = ThreadPoolExecutor(max_workers=max(1, min(4, len(watches))))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(watches))))
     try:
         while True:
             active = [w for w in watches if not w.follower.deployment.ended]
@@ -175,7 +178,9 @@ def follow_all(
                 flagged = [w for w in active if w.alone_next]
             candidates = flagged + [w for w in due if id(w.follower) not in results and not w.alone_next]
             alone: list[_Watch] = []
-            for watch in candidates:
+            # At most one check per worker a turn: a burst of checks each carrying a whole build log
+            # would otherwise hold all their answers at once (memory), and the budget stays spread.
+            for watch in candidates[:WORKERS]:
                 cost = getattr(watch.follower, "cost", 1)
                 if cost > tokens:
                     break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from typing import Any
 
@@ -12,19 +13,15 @@ from deployer import __version__
 from deployer.errors import AnswerTooLarge, HTTPStatusError, TLSFailure, Unreachable, UnexpectedAnswer
 
 USER_AGENT = f"deployer/{__version__}"
+_HTML_START = re.compile(rb"\s*<")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after", "").strip()
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
-
-
-def _looks_like_html(response: httpx.Response) -> bool:
-    kind = response.headers.get("content-type", "")
-    return "html" in kind or response.text.lstrip()[:1] == "<"
 
 
 class ApiClient:
@@ -38,7 +35,7 @@ class ApiClient:
         base_url: str,
         headers: dict[str, str],
         *,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -76,10 +73,7 @@ class ApiClient:
         if timeout is not None:
             extra["timeout"] = timeout
         try:
-            if max_bytes is None:
-                response = self._client.request(method, url, params=params, json=json_body, **extra)
-            else:
-                response = self._bounded(method, url, params, json_body, extra, max_bytes)
+            status, headers, content = self._send(method, url, params, json_body, extra, max_bytes)
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
@@ -98,41 +92,43 @@ class ApiClient:
         except httpx.TransportError as exc:
             # A reset or a broken answer: the request may have been acted on (sent stays True).
             raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}") from None
-        return self._decode(method, url, response)
+        return self._decode(method, url, status, headers, content)
 
-    def _bounded(self, method: str, url: str, params: Any, json_body: Any, extra: dict[str, Any], max_bytes: int) -> httpx.Response:
+    def _send(self, method: str, url: str, params: Any, json_body: Any, extra: dict[str, Any],
+              max_bytes: int | None) -> tuple[int, httpx.Headers, bytearray]:
+        """Send, read the answer's bytes, and let the response go at once.
+
+        httpx's Response and its stream refer to each other, so a read Response lives until the
+        cycle collector runs: with large build logs that held tens of MB. Only the bytes leave here.
+        """
         request = self._client.build_request(method, url, params=params, json=json_body, **extra)
         response = self._client.send(request, stream=True)
         try:
-            chunks, size = [], 0
+            content = bytearray()  # grown in place: no second copy of a large answer
             for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
+                content += chunk
+                if max_bytes is not None and len(content) > max_bytes:
                     raise AnswerTooLarge(f"{method} {url} answered more than {max_bytes // 1_000_000} MB")
-                chunks.append(chunk)
+            return response.status_code, response.headers, content
         finally:
             response.close()
-        # iter_bytes() already decoded any gzip: drop the headers that describe the encoded body.
-        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=request)
 
-    def _decode(self, method: str, url: str, response: httpx.Response) -> Any:
-        status = response.status_code
+    def _decode(self, method: str, url: str, status: int, headers: httpx.Headers, content: bytearray) -> Any:
         if 300 <= status < 400:
-            where = response.headers.get("location", "elsewhere")
+            where = headers.get("location", "elsewhere")
             raise UnexpectedAnswer(
                 f"{method} {url} was redirected to {where}",
                 hint="check the URL (http vs https, the path) or an auth wall in front of the API",
             )
         body: Any = None
-        text = response.text
-        if text.strip():
+        html = "html" in headers.get("content-type", "") or _HTML_START.match(content) is not None
+        if content and not content.isspace():
             try:
-                body = json.loads(text)
+                body = json.loads(content)
             except ValueError:
                 if status >= 400:
                     body = None  # an error page: reported by its status below
-                elif _looks_like_html(response):
+                elif html:
                     raise UnexpectedAnswer(
                         f"{method} {url} answered HTTP {status} with an HTML page, not JSON",
                         hint="a proxy, login page or firewall may be in front of the API; check the URL",
@@ -145,11 +141,11 @@ class ApiClient:
                 server_message = str(body.get("message") or "")
             elif isinstance(body, str):
                 server_message = body[:200]
-            page = " with an HTML page" if body is None and _looks_like_html(response) else ""
+            page = " with an HTML page" if body is None and html else ""
             raise HTTPStatusError(
                 f"{method} {url} answered HTTP {status}{page}" + (f": {server_message}" if server_message else ""),
                 status=status,
                 server_message=server_message,
-                retry_after=_retry_after(response),
+                retry_after=_retry_after(headers),
             )
         return body

@@ -54,7 +54,7 @@ class Settings:
     insecure: bool = False
     output: str = "text"
     dotenv: str | None = None
-    request_budget: float = 100.0
+    request_budget: float = 120.0
 
     @property
     def verify(self) -> "bool | ssl.SSLContext":
@@ -246,7 +246,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         insecure=opt("insecure", flag, False),
         output=opt("output", choice(OUTPUT_MODES), "text", input_name=None),
         dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
-        request_budget=opt("request_budget", _budget, 100.0, env_names=("DEPLOYER_REQUEST_BUDGET",)),
+        request_budget=opt("request_budget", _budget, 120.0, env_names=("DEPLOYER_REQUEST_BUDGET",)),
     )
     _check_targets(settings)
     if settings.ca_cert:
