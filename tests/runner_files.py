@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 
@@ -43,6 +44,12 @@ def parse_github_file(text: str) -> dict[str, str]:
         else:
             raise ValueError(f"invalid line {line!r}")
     return outputs
+
+
+def read_github_output(path: "str | os.PathLike[str]") -> dict[str, str]:
+    """A GITHUB_OUTPUT file on disk, parsed as the runner parses it."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return parse_github_file(handle.read())
 
 
 _DOTENV_KEY = re.compile(r"^[A-Za-z0-9_]+$")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deployer.simulator.coolify import PHANTOM, SimResource
-from tests.runner_files import parse_github_file, parse_gitlab_dotenv
+from tests.runner_files import parse_gitlab_dotenv
+from tests.runner_files import read_github_output as outputs_of
 
 TOKEN = "root-token"
 
@@ -23,9 +23,6 @@ def app(name: str, **options: Any) -> SimResource:
     options.setdefault("build_seconds", 0.6)
     return SimResource(name, **options)
 
-
-def outputs_of(path: Path) -> dict[str, str]:
-    return parse_github_file(path.read_text(encoding="utf-8"))
 
 
 def test_success_streams_the_log_once_and_writes_true_outputs(coolify, run, tmp_path):

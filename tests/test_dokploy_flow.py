@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 from deployer.simulator.dokploy import SimTarget
-from tests.runner_files import parse_github_file
+from tests.runner_files import read_github_output as outputs_of
 
 KEY = "dokploy-key"
 
@@ -21,9 +20,6 @@ def app(name: str, **options: Any) -> SimTarget:
     options.setdefault("build_seconds", 0.6)
     return SimTarget(name, **options)
 
-
-def outputs_of(path: Path) -> dict[str, str]:
-    return parse_github_file(path.read_text(encoding="utf-8"))
 
 
 def later(seconds: float, action: Any) -> threading.Timer:
