@@ -99,7 +99,13 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     redact.add(settings.token)
 
     from deployer.console import make_reporter
-    from deployer.outputs import json_document, step_outputs, write_dotenv, write_github_output, write_step_summary
+    from deployer.outputs import (
+        json_document,
+        step_outputs,
+        write_dotenv,
+        write_github_output,
+        write_step_summary,
+    )
     from deployer.runner import deploy as run
 
     reporter = make_reporter(sys.stderr if wants_json else sys.stdout, redact, env, tokens)

@@ -16,16 +16,24 @@ from deployer.errors import (
     AnswerTooLarge,
     AuthenticationFailed,
     DeployerError,
-    InputError,
     HTTPStatusError,
+    InputError,
     NotFound,
     PermissionDenied,
     ServerError,
     UnexpectedAnswer,
 )
 from deployer.http import ApiClient
+from deployer.models import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    IN_PROGRESS,
+    QUEUED,
+    Deployment,
+    TimeLeft,
+)
 from deployer.retry import TriggerRetry
-from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, QUEUED, Deployment, TimeLeft
 from deployer.settings import Settings
 
 PHANTOM = "Deployment already queued for this commit."

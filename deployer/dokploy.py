@@ -23,8 +23,15 @@ from deployer.errors import (
     UnexpectedAnswer,
 )
 from deployer.http import ApiClient
+from deployer.models import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    IN_PROGRESS,
+    Deployment,
+    TimeLeft,
+)
 from deployer.retry import TriggerRetry
-from deployer.models import CANCELLED, FAILED, FINISHED, IN_PROGRESS, Deployment, TimeLeft
 from deployer.settings import Settings
 
 _STATUS = {"running": IN_PROGRESS, "done": FINISHED, "error": FAILED, "cancelled": CANCELLED}

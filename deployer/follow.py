@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
-from deployer.errors import AuthenticationFailed, NotFound, PermissionDenied, ServerError
+from deployer.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    ServerError,
+)
 from deployer.models import CANCELLED, FAILED, TIMEOUT, Deployment, Follower
 from deployer.retry import jittered
 
@@ -191,7 +196,7 @@ def follow_all(
             if not results and not alone:
                 sleep(max(0.0, min(now + budget.next_token_in(), deadline) - now))
                 continue
-            for watch, result in zip(alone, pool.map(lambda w: _check(w, want_logs, request_timeout), alone)):
+            for watch, result in zip(alone, pool.map(lambda w, t=request_timeout: _check(w, want_logs, t), alone), strict=True):
                 results[id(watch.follower)] = result
             for watch in active:
                 if id(watch.follower) in results:

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 
 from deployer import __version__
-from deployer.errors import AnswerTooLarge, HTTPStatusError, TLSFailure, Unreachable, UnexpectedAnswer
+from deployer.errors import (
+    AnswerTooLarge,
+    HTTPStatusError,
+    TLSFailure,
+    UnexpectedAnswer,
+    Unreachable,
+)
 
 USER_AGENT = f"deployer/{__version__}"
 _HTML_START = re.compile(rb"\s*<")

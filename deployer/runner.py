@@ -10,7 +10,16 @@ from typing import Callable, Protocol
 
 from deployer.errors import DeployerError, Interrupted
 from deployer.follow import Reporter, follow_all, utc_now
-from deployer.models import CANCELLED, FAILED, FINISHED, QUEUED, TIMEOUT, Deployment, Provider
+from deployer.models import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    TIMEOUT,
+    Deployment,
+    Follower,
+    Provider,
+)
 from deployer.retry import TriggerRetry
 from deployer.settings import Settings
 
@@ -88,7 +97,7 @@ def deploy(
     started = clock()
     deadline = started + settings.timeout
     deployments: list[Deployment] = []
-    followers: list = []
+    followers: list[Follower] = []
     error: DeployerError | None = None
     try:
         retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
@@ -132,7 +141,7 @@ def deploy(
     )
 
 
-def _stop_following(followers: list, cancel: bool, reason: str) -> None:
+def _stop_following(followers: list[Follower], cancel: bool, reason: str) -> None:
     """The CI job was cancelled: cancel what still runs (if asked) and say so on each."""
     for follower in followers:
         d = follower.deployment

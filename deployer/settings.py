@@ -123,7 +123,7 @@ def normalize_url(value: str, option: str = "--url") -> str:
     if parts.query or parts.fragment:
         raise InputError(f"{option}: {value!r} must not have a query or fragment; give the instance's base URL")
     try:
-        parts.port
+        _ = parts.port  # raises on a port out of range
     except ValueError:
         raise InputError(f"{option}: {value!r} has an invalid port") from None
     path = parts.path.rstrip("/")
@@ -253,7 +253,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         if not os.path.isfile(settings.ca_cert):
             raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
         try:
-            settings.verify
+            _ = settings.verify  # loads the bundle now, so a bad file is bad input (exit 2)
         except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
             raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
     return settings

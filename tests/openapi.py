@@ -37,7 +37,7 @@ class OpenAPIDocument:
         candidates = [(t, item) for pattern, t, item in self.routes if pattern.match(path)]
         if not candidates:
             return [f"{where}: no such path in the OpenAPI document"]
-        for template, item in candidates:
+        for _template, item in candidates:
             operation = item.get(request.method.lower())
             if operation is not None:
                 return self._check_operation(where, item, operation, request)

@@ -14,7 +14,12 @@ from deployer.console import ConsoleReporter, TerminalReporter, make_reporter
 from deployer.models import Deployment
 from deployer.platforms import summary_markdown
 from deployer.simulator.coolify import SimResource
-from tests.runner_files import GitHubLog, parse_github_file, parse_gitlab_dotenv, unescape_data
+from tests.runner_files import (
+    GitHubLog,
+    parse_github_file,
+    parse_gitlab_dotenv,
+    unescape_data,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "root-token"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from deployer.errors import HTTPStatusError, Unreachable, UnexpectedAnswer
+from deployer.errors import HTTPStatusError, UnexpectedAnswer, Unreachable
 from deployer.redact import Redactor
 from deployer.retry import TriggerRetry, unsent_retry_delay
 from deployer.settings import resolve

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from deployer.errors import InputError
-from deployer.settings import normalize_url, parse_bool, parse_duration, resolve, split_ids
+from deployer.settings import (
+    normalize_url,
+    parse_bool,
+    parse_duration,
+    resolve,
+    split_ids,
+)
 
 BASE = {"COOLIFY_URL": "https://coolify.example.com", "COOLIFY_TOKEN": "env-token"}
 
