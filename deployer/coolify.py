@@ -74,15 +74,14 @@ class CoolifyProvider:
 
     name = "coolify"
 
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.dashboard = settings.url
         self.api = ApiClient(
             settings.url + "/api/v1",
             {"Authorization": f"Bearer {settings.token}"},
             verify=settings.verify,
-            timeout=min(30.0, settings.timeout),
-            **client_options,
+            timeout=settings.request_timeout,
         )
 
         self.watch_by_list = True

@@ -70,15 +70,13 @@ class DokployProvider:
 
     name = "dokploy"
 
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.dashboard = settings.url
         self.api = ApiClient(
             settings.url + "/api",
             {"x-api-key": settings.token},
             verify=settings.verify,
-            timeout=min(30.0, settings.timeout),
-            **client_options,
+            timeout=settings.request_timeout,
         )
         self.marker = f"[deployer {secrets.token_hex(4)}]"
         self.readlogs_supported = True

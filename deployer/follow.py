@@ -24,14 +24,20 @@ from deployer.errors import (
     PermissionDenied,
     ServerError,
 )
-from deployer.models import CANCELLED, FAILED, TIMEOUT, Deployment, Follower
+from deployer.models import (
+    CANCELLED,
+    FAILED,
+    MAX_REQUEST_SECONDS,
+    TIMEOUT,
+    Deployment,
+    Follower,
+)
 from deployer.retry import jittered
 
 FIRST_DELAY = 0.5
 GROWTH = 2.0
 DENSE_STEP = 0.5
 TAIL_LINES = 50
-MAX_REQUEST_TIMEOUT = 30.0
 WORKERS = 4  # checks in flight at once
 DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
 # follow 50 deployments to within a second (a list request a second plus one end read each)
@@ -62,10 +68,6 @@ class RequestBudget:
         self.limit = max(1, int(per_minute))
         self.sent: deque[float] = deque()
         self.now = now
-
-    @property
-    def spent(self) -> int:
-        return len(self.sent)
 
     def available(self, now: float) -> int:
         self.now = now
@@ -125,7 +127,7 @@ def follow_all(
     check_batch: Callable[..., tuple[dict[Any, Result], list[Any]]] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> RequestBudget:
+) -> None:
     """Check every follower until its deployment ends; mark the rest `timeout` at the deadline.
 
     `check_batch(due, active, want_logs=, timeout=)` may answer for several followers with one
@@ -151,7 +153,7 @@ def follow_all(
         while True:
             active = [w for w in watches if not w.follower.deployment.ended]
             if not active:
-                return budget
+                return
             now = clock()
             if now >= deadline:
                 break
@@ -163,7 +165,7 @@ def follow_all(
                 # Wake at least once a second, so a live view's clock and heartbeats keep moving.
                 sleep(max(0.0, min(wake, deadline, now + 1.0) - now))
                 continue
-            request_timeout = max(0.1, min(MAX_REQUEST_TIMEOUT, deadline - now))
+            request_timeout = max(0.1, min(MAX_REQUEST_SECONDS, deadline - now))
             results: dict[int, Result] = {}
             batched: set[int] = set()
             flagged = [w for w in active if w.alone_next]
@@ -211,7 +213,6 @@ def follow_all(
         pool.shutdown(wait=False, cancel_futures=True)
     for watch in (w for w in watches if not w.follower.deployment.ended):
         _time_out(watch, reporter, started, clock(), cancel_on_timeout)
-    return budget
 
 
 def _check(watch: _Watch, want_logs: bool, timeout: float) -> Result:

@@ -43,7 +43,6 @@ class ApiClient:
         *,
         verify: bool | ssl.SSLContext = True,
         timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.Client(
@@ -51,7 +50,6 @@ class ApiClient:
             verify=verify,
             timeout=timeout,
             follow_redirects=False,
-            transport=transport,
         )
 
     def close(self) -> None:

@@ -64,6 +64,10 @@ class Deployment:
         }
 
 
+#: No single request waits longer than this (a run's timeout may cut it shorter).
+MAX_REQUEST_SECONDS = 30.0
+
+
 class TimeLeft:
     """What remains of one check's time limit: every request of the check draws on it."""
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from deployer.errors import HTTPStatusError, ServerError, Unreachable
@@ -49,7 +49,6 @@ class TriggerRetry:
     on_retry: Callable[[str], None] = lambda message: None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    attempts: list[str] = field(default_factory=list)
 
     def run(self, send: Callable[[], T]) -> T:
         attempt = 0
@@ -61,6 +60,5 @@ class TriggerRetry:
                 wait = unsent_retry_delay(exc, attempt)
                 if wait is None or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
                     raise
-                self.attempts.append(exc.message)
                 self.on_retry(f"the deploy was not accepted ({exc.message}); nothing was deployed, trying again in {wait:.0f}s")
                 self.sleep(wait)

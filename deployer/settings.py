@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from deployer.errors import InputError
+from deployer.models import MAX_REQUEST_SECONDS
 
 if TYPE_CHECKING:
     import ssl
@@ -66,6 +67,11 @@ class Settings:
 
             return ssl.create_default_context(cafile=self.ca_cert)
         return True
+
+    @property
+    def request_timeout(self) -> float:
+        """A request's own time limit: never past the run's timeout."""
+        return min(MAX_REQUEST_SECONDS, self.timeout)
 
     @property
     def token_in_clear(self) -> bool:
