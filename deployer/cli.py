@@ -47,6 +47,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--force", is_flag=True, default=None, help="Coolify: rebuild without cache."),
         click.option("--pr", metavar="N", help="Coolify: deploy pull request N's preview."),
         click.option("--docker-tag", metavar="TAG", help="Coolify: image tag for a Docker-image app (with --pr)."),
+        click.option("--name", multiple=True, metavar="NAME", help="Resource name(s), looked up through the API: NAME, PROJECT/NAME or PROJECT/ENVIRONMENT/NAME."),
         click.option("--application-id", multiple=True, metavar="ID", help="Dokploy application id(s)."),
         click.option("--compose-id", multiple=True, metavar="ID", help="Dokploy compose id(s)."),
         click.option("--title", metavar="TEXT", help="Dokploy deployment title (default names the CI run)."),
@@ -56,6 +57,11 @@ def _deploy_options(func: Any) -> Any:
         click.option("--poll-interval", metavar="DURATION", help="Longest pause between status checks (default 5s)."),
         click.option("--cancel-on-timeout", is_flag=True, default=None, help="Cancel deployments still running at the timeout, where the server can."),
         click.option("--logs", metavar="stream|on-failure|none", help="Build logs: live, the tail of failed ones, or none (default stream)."),
+        click.option("--health-url", multiple=True, metavar="URL", help="After every deployment finished, wait until this URL answers 2xx (within the timeout)."),
+        click.option("--wait-healthy", is_flag=True, default=None, help="Coolify: after a deployment finished, wait until the application is running:healthy."),
+        click.option("--config", metavar="PATH", help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG]."),
+        click.option("--environment", metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT]."),
+        click.option("--github-token", metavar="TOKEN", help="Record the deploy as a GitHub deployment (needs 'deployments: write') [DEPLOYER_GITHUB_TOKEN]."),
         click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
         click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
@@ -85,7 +91,8 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     from deployer.settings import resolve
 
     candidates = [options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
-                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN")]
+                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"), options.get("github_token"),
+                  env.get("INPUT_GITHUB-TOKEN"), env.get("DEPLOYER_GITHUB_TOKEN")]
     tokens = [str(t).strip() for t in candidates if t and str(t).strip()]
     redact = Redactor(*tokens)
     wants_json = str(options.get("output") or "").strip().lower() == "json"
@@ -97,6 +104,8 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
         click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
         return exc.exit_code
     redact.add(settings.token)
+    if settings.github_token:
+        redact.add(settings.github_token)
 
     from deployer.console import make_reporter
     from deployer.outputs import (

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from deployer.errors import (
     AnswerTooLarge,
@@ -31,8 +33,10 @@ from deployer.models import (
     IN_PROGRESS,
     QUEUED,
     Deployment,
+    ResourceName,
     TimeLeft,
 )
+from deployer.names import Candidate, pick
 from deployer.retry import TriggerRetry
 from deployer.settings import Settings
 
@@ -50,6 +54,11 @@ _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 
 LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
 FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
+KIND_LISTS = {"application": "applications", "service": "services", "database": "databases"}
+# What an environment's details hold, by kind (GET /projects/{uuid}/{environment}).
+_ENVIRONMENT_LISTS = {"applications": "application", "services": "service", "postgresqls": "database",
+                      "redis": "database", "mongodbs": "database", "mysqls": "database", "mariadbs": "database",
+                      "keydbs": "database", "dragonflies": "database", "clickhouses": "database"}
 READ_HINT = "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
 
 
@@ -86,6 +95,9 @@ class CoolifyProvider:
 
         self.watch_by_list = True
         self.listing = False
+        self._lists: dict[str, list[Candidate]] = {}
+        self._projects: dict[str, str] | None = None  # name -> uuid
+        self._environments: dict[tuple[str, str], list[Candidate]] = {}
 
     def close(self) -> None:
         self.api.close()
@@ -119,6 +131,83 @@ class CoolifyProvider:
             else:
                 answered[f] = (f.apply(row, want_logs), None)
         return answered, left
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def resolve_names(self) -> None:
+        """Look each name up among applications, services and databases, and deploy it by uuid."""
+        uuids = list(self.settings.uuids)
+        for wanted in self.settings.names:
+            found = self.find(wanted)
+            if found.id not in uuids:
+                uuids.append(found.id)
+        self.settings = replace(self.settings, uuids=uuids, names=[])
+
+    def find(self, wanted: ResourceName) -> Candidate:
+        """The resource a name means. Names alone are matched in the team-wide lists; with a
+        project and environment, in that environment's own list."""
+        kinds = tuple(KIND_LISTS)
+        if wanted.project and wanted.environment:
+            return pick(wanted, self._environment(wanted.project, wanted.environment, wanted), kinds)
+        candidates = [c for kind in KIND_LISTS if wanted.kind in (None, kind) for c in self._list(kind)]
+        if wanted.project is None:
+            try:
+                return pick(wanted, candidates, kinds)
+            except InputError:
+                pass  # say it again with each candidate's project and environment
+        scopes = self._scopes()
+        return pick(wanted, [replace(c, scope=scopes.get(c.scope, "")) for c in candidates], kinds)
+
+    def _list(self, kind: str) -> list[Candidate]:
+        """Every resource of a kind, with its environment id (for now) as its scope."""
+        if kind not in self._lists:
+            rows = self.get("/" + KIND_LISTS[kind], f"listing {KIND_LISTS[kind]} to look names up")
+            self._lists[kind] = [Candidate(kind, str(r.get("name") or ""), str(r["uuid"]), str(r.get("environment_id") or ""))
+                                 for r in rows if isinstance(r, dict) and r.get("uuid")] if isinstance(rows, list) else []
+        return self._lists[kind]
+
+    def _project_uuids(self) -> dict[str, str]:
+        if self._projects is None:
+            rows = self.get("/projects", "listing projects to look names up")
+            self._projects = {str(r.get("name")): str(r["uuid"]) for r in rows
+                              if isinstance(r, dict) and r.get("uuid")} if isinstance(rows, list) else {}
+        return self._projects
+
+    def _scopes(self) -> dict[str, str]:
+        """Environment id -> "project/environment", for naming candidates (best effort)."""
+        scopes: dict[str, str] = {}
+        for project, uuid in self._project_uuids().items():
+            rows = self.get(f"/projects/{quote(uuid, safe='')}/environments", f"listing the environments of project {project!r}")
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict) and row.get("id") is not None:
+                    scopes[str(row["id"])] = f"{project}/{row.get('name')}"
+        return scopes
+
+    def _environment(self, project: str, environment: str, wanted: ResourceName) -> list[Candidate]:
+        key = (project, environment)
+        if key in self._environments:
+            return self._environments[key]
+        projects = self._project_uuids()
+        if project not in projects:
+            known = ", ".join(sorted(projects)) or "none visible to this token"
+            raise InputError(f"{wanted.where}: Coolify has no project {project!r} (projects: {known})")
+        path = f"/projects/{quote(projects[project], safe='')}"
+        try:
+            details = self.get(f"{path}/{quote(environment, safe='')}", f"reading environment {environment!r} of project {project!r}")
+        except HTTPStatusError as exc:
+            if exc.status != 404:
+                raise _server_error(exc, "looking names up") from None
+            rows = self.get(f"{path}/environments", f"listing the environments of project {project!r}")
+            known = ", ".join(str(r.get("name")) for r in rows if isinstance(r, dict)) if isinstance(rows, list) else ""
+            raise InputError(f"{wanted.where}: project {project!r} has no environment {environment!r} (environments: {known or 'none'})") from None
+        found = []
+        for field_name, kind in _ENVIRONMENT_LISTS.items():
+            rows = details.get(field_name) if isinstance(details, dict) else None
+            for r in rows if isinstance(rows, list) else []:
+                if isinstance(r, dict) and r.get("uuid"):
+                    found.append(Candidate(kind, str(r.get("name") or ""), str(r["uuid"]), f"{project}/{environment}"))
+        self._environments[key] = found
+        return found
 
     # -- trigger ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ shows the previous deploy's result until the job starts.
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from deployer.errors import (
@@ -29,8 +30,10 @@ from deployer.models import (
     FINISHED,
     IN_PROGRESS,
     Deployment,
+    ResourceName,
     TimeLeft,
 )
+from deployer.names import Candidate, pick
 from deployer.retry import TriggerRetry
 from deployer.settings import Settings
 
@@ -81,6 +84,7 @@ class DokployProvider:
         self.marker = f"[deployer {secrets.token_hex(4)}]"
         self.readlogs_supported = True
         self.queue_supported = True
+        self._candidates: list[Candidate] | None = None
 
     def close(self) -> None:
         self.api.close()
@@ -96,6 +100,39 @@ class DokployProvider:
             return self.api.request(method, "/" + procedure, params=params, json_body=body, timeout=timeout)
         except HTTPStatusError as exc:
             raise _error(exc, doing) from None
+
+    def resolve_names(self) -> None:
+        """Look each name up among applications and compose stacks (`project.all`), and deploy it by id."""
+        ids = {"application": list(self.settings.application_ids), "compose": list(self.settings.compose_ids)}
+        for wanted in self.settings.names:
+            found = self.find(wanted)
+            if found.id not in ids[found.kind]:
+                ids[found.kind].append(found.id)
+        self.settings = replace(self.settings, application_ids=ids["application"], compose_ids=ids["compose"], names=[])
+
+    def find(self, wanted: ResourceName) -> Candidate:
+        """The application or compose stack a name means, among what the key's user can see."""
+        return pick(wanted, self.candidates(), tuple(_KINDS))
+
+    def candidates(self) -> list[Candidate]:
+        """Every application and compose stack, scoped "project/environment" (one `project.all`)."""
+        if self._candidates is None:
+            projects = self.call("GET", "project.all", "listing projects to look names up")
+            found: list[Candidate] = []
+            for project in projects if isinstance(projects, list) else []:
+                if not isinstance(project, dict):
+                    continue
+                # Servers before environments existed hold the resources on the project itself.
+                for environment in project.get("environments") or [dict(project, name="")]:
+                    if not isinstance(environment, dict):
+                        continue
+                    scope = f"{project.get('name')}/{environment.get('name')}".rstrip("/")
+                    for field_name, kind, id_field in (("applications", "application", "applicationId"), ("compose", "compose", "composeId")):
+                        for item in environment.get(field_name) or []:
+                            if isinstance(item, dict) and item.get(id_field):
+                                found.append(Candidate(kind, str(item.get("name") or ""), str(item[id_field]), scope))
+            self._candidates = found
+        return self._candidates
 
     def rows(self, kind: str, resource: str, timeout: float | None = None) -> list[dict[str, Any]]:
         id_field, _, query, _ = _KINDS[kind]

@@ -20,6 +20,21 @@ TIMEOUT = "timeout"
 ENDED = frozenset({FINISHED, FAILED, CANCELLED, TIMEOUT})
 
 
+@dataclass(frozen=True)
+class ResourceName:
+    """A resource asked for by name; the provider looks its id up before deploying."""
+
+    name: str
+    kind: str | None = None  # application, service, database or compose; None = any
+    project: str | None = None
+    environment: str | None = None  # the server's environment inside the project
+    where: str = "--name"
+
+    def __str__(self) -> str:
+        scope = "/".join(p for p in (self.project, self.environment) if p)
+        return f"{self.name!r}" + (f" in {scope}" if scope else "") + (f" ({self.kind})" if self.kind else "")
+
+
 @dataclass
 class Deployment:
     """One resource's deployment as this run knows it; it becomes one entry of the `result` output."""
@@ -100,6 +115,9 @@ class Provider(Protocol):
     def trigger(self, retry: "TriggerRetry") -> list[Follower]:
         """Start the deploy, each mutating request sent through `retry`; every requested resource
         gets a follower, refused ones already ended."""
+
+    def resolve_names(self) -> None:
+        """Look the settings' resource names up and deploy them by id (InputError: unknown or ambiguous)."""
 
     def close(self) -> None:
         """Release the HTTP connection pool."""

@@ -100,6 +100,8 @@ def deploy(
     followers: list[Follower] = []
     error: DeployerError | None = None
     try:
+        if settings.names:
+            provider.resolve_names()
         retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
         followers = provider.trigger(retry)
         deployments = [f.deployment for f in followers]

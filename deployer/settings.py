@@ -1,6 +1,7 @@
 """Turn options, action inputs (`INPUT_*`) and environment variables into one checked Settings.
 
-Precedence (CONTRACT.md): command-line option > action input > environment variable > default.
+Precedence (CONTRACT.md): command-line option > action input > environment variable > config file
+> default.
 Every bad value is an InputError (exit 2) naming the option and what it accepts.
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from deployer.errors import InputError
-from deployer.models import MAX_REQUEST_SECONDS
+from deployer.models import MAX_REQUEST_SECONDS, ResourceName
 
 if TYPE_CHECKING:
     import ssl
@@ -26,6 +27,7 @@ _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 _SEPARATORS = re.compile(r"[,\s]+")
+_NAME_SEPARATORS = re.compile(r"[,\n]+")
 _ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MAX_TIMEOUT = 24 * 3600.0
 
@@ -56,6 +58,12 @@ class Settings:
     output: str = "text"
     dotenv: str | None = None
     request_budget: float = 120.0
+    names: list[ResourceName] = field(default_factory=list)
+    environment: str | None = None
+    health_urls: list[str] = field(default_factory=list)
+    wait_healthy: bool = False
+    github_token: str | None = None
+    github_environment: str | None = None
 
     @property
     def verify(self) -> "bool | ssl.SSLContext":
@@ -141,11 +149,12 @@ def normalize_url(value: str, option: str = "--url") -> str:
 
 
 class _Sources:
-    """Looks one option up in the command line, then the action input, then the environment."""
+    """Looks one option up in the command line, the action input, the environment, then the config file."""
 
     def __init__(self, cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
         self.cli = cli
         self.env = env
+        self.config: Mapping[str, tuple[Any, str]] = {}
 
     def get(self, key: str, *, input_name: str | None = None, env_names: tuple[str, ...] = ()) -> Any:
         """Return (value, where) for the first source that gives one; (None, None) for none."""
@@ -160,6 +169,9 @@ class _Sources:
             raw = self.env.get(name, "")
             if raw.strip():
                 return raw, name
+        if key in self.config:
+            value, where = self.config[key]
+            return (value if isinstance(value, (bool, list)) else str(value)), where
         return None, None
 
 
@@ -209,17 +221,31 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
             raise InputError(f"{where}: {value!r} must not contain spaces")
         return text
 
+    config_path, config_where = src.get("config", input_name="config", env_names=("DEPLOYER_CONFIG",))
+    environment = opt("environment", _text, None, env_names=("DEPLOYER_ENVIRONMENT",))
+    config_targets: dict[str, list[Any]] = {}
+    if config_path is not None:
+        from deployer import config as config_file
+
+        path = _text(config_path, config_where)
+        chosen = config_file.pick(config_file.load(path), environment, path, env)
+        environment = chosen.name
+        src.config = chosen.options
+        config_targets = _config_targets(chosen.resources)
+
     uuids = opt("uuid", ids, [])
     tags = opt("tag", ids, [])
     application_ids = opt("application_id", ids, [])
     compose_ids = opt("compose_id", ids, [])
+    names = opt("name", resource_names, [])
+    if not (uuids or tags or application_ids or compose_ids or names) and config_targets:
+        uuids, tags = config_targets.get("uuid", []), config_targets.get("tag", [])
+        application_ids, compose_ids = config_targets.get("application-id", []), config_targets.get("compose-id", [])
+        names = config_targets.get("name", [])
 
     provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
     if provider is None:
         provider = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids))
-    config, where = src.get("config", input_name="config", env_names=("DEPLOYER_CONFIG",))
-    if config is not None:
-        raise InputError(f"{where}: config files are not supported by this version yet; pass the targets as options")
 
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
     token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
@@ -253,6 +279,12 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         output=opt("output", choice(OUTPUT_MODES), "text", input_name=None),
         dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
         request_budget=opt("request_budget", _budget, 120.0, env_names=("DEPLOYER_REQUEST_BUDGET",)),
+        names=names,
+        environment=environment,
+        health_urls=opt("health_url", health_urls, []),
+        wait_healthy=opt("wait_healthy", flag, False),
+        github_token=opt("github_token", _text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
+        github_environment=opt("github_environment", _text, None),
     )
     _check_targets(settings)
     if settings.ca_cert:
@@ -263,6 +295,52 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
             raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
     return settings
+
+
+def resource_names(value: Any, where: str) -> list[ResourceName]:
+    """`--name api`, `--name shop/api` (project/name) or `--name shop/production/api`, comma- or
+    newline-separated: names may hold spaces."""
+    found: list[ResourceName] = []
+    for raw in [value] if isinstance(value, str) else list(value):
+        for item in _NAME_SEPARATORS.split(str(raw)):
+            item = item.strip()
+            if not item:
+                continue
+            parts = [p.strip() for p in item.split("/")]
+            if len(parts) > 3 or not all(parts):
+                raise InputError(f"{where}: {item!r} is not a name; use NAME, PROJECT/NAME or PROJECT/ENVIRONMENT/NAME")
+            project = parts[0] if len(parts) > 1 else None
+            environment = parts[1] if len(parts) == 3 else None
+            name = ResourceName(parts[-1], project=project, environment=environment, where=where)
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def health_urls(value: Any, where: str) -> list[str]:
+    """One or more http(s) URLs, repeated or separated by spaces or newlines."""
+    urls: list[str] = []
+    for raw in [value] if isinstance(value, str) else list(value):
+        for item in str(raw).split():
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InputError(f"{where}: {item!r} is not an http(s) URL; use e.g. https://app.example.com/health")
+            if item not in urls:
+                urls.append(item)
+    return urls
+
+
+def _config_targets(resources: list[Any]) -> dict[str, list[Any]]:
+    """The config file's resources, sorted into the option each would be given as."""
+    targets: dict[str, list[Any]] = {}
+    for ref in resources:
+        if ref.key == "name":
+            value: Any = ResourceName(ref.value, kind=ref.kind, project=ref.project, environment=ref.environment, where=ref.where)
+        else:
+            value = split_ids([ref.value], ref.where)[0] if ref.key != "tag" else ref.value
+        if value not in targets.setdefault(ref.key, []):
+            targets[ref.key].append(value)
+    return targets
 
 
 def _budget(value: Any, where: str) -> float:
@@ -301,10 +379,12 @@ def _check_targets(s: Settings) -> None:
     if s.provider == "coolify":
         if s.application_ids or s.compose_ids:
             raise InputError("--application-id and --compose-id are for Dokploy; for Coolify use --uuid or --tag")
-        if s.uuids and s.tags:
-            raise InputError("use --uuid or --tag, not both (Coolify deploys one or the other)")
-        if not (s.uuids or s.tags):
-            raise InputError("nothing to deploy: pass --uuid or --tag")
+        if (s.uuids or s.names) and s.tags:
+            raise InputError("use --uuid/--name or --tag, not both (Coolify deploys one or the other)")
+        if not (s.uuids or s.tags or s.names):
+            raise InputError("nothing to deploy: pass --uuid, --tag or --name")
+        if any(n.kind == "compose" for n in s.names):
+            raise InputError("kind 'compose' is Dokploy's; Coolify has application, service and database")
         if s.docker_tag and s.pr is None:
             raise InputError("--docker-tag needs --pr (Coolify uses it for pull request previews)")
         if s.pr is not None and s.tags:
@@ -312,5 +392,9 @@ def _check_targets(s: Settings) -> None:
     else:
         if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
             raise InputError("--uuid, --tag, --force, --pr and --docker-tag are for Coolify; for Dokploy use --application-id or --compose-id")
-        if not (s.application_ids or s.compose_ids):
-            raise InputError("nothing to deploy: pass --application-id or --compose-id")
+        if not (s.application_ids or s.compose_ids or s.names):
+            raise InputError("nothing to deploy: pass --application-id, --compose-id or --name")
+        if any(n.kind in ("service", "database") for n in s.names):
+            raise InputError("Dokploy deploys applications and compose stacks; kind service/database is Coolify's")
+        if s.wait_healthy:
+            raise InputError("--wait-healthy is for Coolify: Dokploy reports no application health; use --health-url")

@@ -48,6 +48,10 @@ class SimResource:
     vanishes: bool = False  # its deployments are never saved: polling them gives 404
     log_extra: tuple[str, ...] = ()  # lines the build prints (tests put hostile ones here)
     history: int = 0  # finished deployments, as long as this one's, before the server starts
+    project: str = "acme"
+    environment: str = "production"
+    health_check: bool = True  # without one, a running application's status is running:unknown
+    healthy_after: float | None = 0.0  # seconds after a finished deployment until healthy; None: never
 
 
 @dataclass
@@ -176,12 +180,29 @@ class CoolifySimulator(SimulatedServer):
         return row
 
     def _resource_status(self, r: SimResource) -> str:
+        if r.kind == "application":
+            return self._application_status(r)
         started = self._started.get(r.uuid)
         if started is None:
             return r.status
         if self.now() < started + r.build_seconds:
             return "starting:unknown"
         return "running:healthy" if r.outcome == "finished" else "exited"
+
+    def _application_status(self, r: SimResource) -> str:
+        """What the last finished deployment left running, as `state:health`; r.status before any."""
+        now = self.now()
+        ended = [d for d in self.deployments if d.resource is r and d.end <= now and d.cancelled_at is None]
+        if not ended:
+            return r.status
+        last = ended[-1]
+        if r.outcome != "finished":
+            return "exited"
+        if not r.health_check:
+            return "running:unknown"
+        if r.healthy_after is None or now < last.end + r.healthy_after:
+            return "running:unhealthy"
+        return "running:healthy"
 
     # -- HTTP ------------------------------------------------------------------------------------
 
@@ -373,7 +394,56 @@ class CoolifySimulator(SimulatedServer):
         return Reply(200, [self._resource_body(r) for r in self.resources.values() if r.kind == plural[:-1]])
 
     def _resource_body(self, r: SimResource) -> dict[str, Any]:
-        return {"uuid": r.uuid, "name": r.name, "status": self._resource_status(r), "fqdn": r.fqdn}
+        return {"uuid": r.uuid, "name": r.name, "status": self._resource_status(r), "fqdn": r.fqdn,
+                "environment_id": self._environment_ids()[(r.project, r.environment)]}
+
+    def _environment_ids(self) -> dict[tuple[str, str], int]:
+        scopes = sorted({(r.project, r.environment) for r in self.resources.values()})
+        return {scope: index + 1 for index, scope in enumerate(scopes)}
+
+    @staticmethod
+    def _project_uuid(name: str) -> str:
+        return "prj" + "".join(ch for ch in name.lower() if ch.isalnum()).ljust(21, "0")[:21]
+
+    def list_projects(self, request: Request, permissions: Any) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        names = sorted({r.project for r in self.resources.values()})
+        return Reply(200, [{"id": i + 1, "uuid": self._project_uuid(n), "name": n, "description": None} for i, n in enumerate(names)])
+
+    def _project_named(self, uuid: str) -> str | None:
+        return next((r.project for r in self.resources.values() if self._project_uuid(r.project) == uuid), None)
+
+    def project_environments(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        project = self._project_named(uuid)
+        if project is None:
+            return self._error(request, 404, "Project not found.")
+        ids = self._environment_ids()
+        return Reply(200, [{"id": env_id, "name": env, "project_id": 1, "description": None}
+                           for (p, env), env_id in ids.items() if p == project])
+
+    def environment_details(self, request: Request, permissions: Any, uuid: str, environment: str) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        project = self._project_named(uuid)
+        if project is None:
+            return self._error(request, 404, "Project not found.")
+        env_id = self._environment_ids().get((project, environment))
+        if env_id is None:
+            return self._error(request, 404, "Environment not found.")
+        held = [r for r in self.resources.values() if (r.project, r.environment) == (project, environment)]
+        body: dict[str, Any] = {"id": env_id, "name": environment, "project_id": 1, "description": None}
+        body["applications"] = [self._resource_body(r) for r in held if r.kind == "application"]
+        body["services"] = [self._resource_body(r) for r in held if r.kind == "service"]
+        body["postgresqls"] = [self._resource_body(r) for r in held if r.kind == "database"]
+        for other in ("redis", "mongodbs", "mysqls", "mariadbs"):
+            body[other] = []
+        return Reply(200, body)
 
     def get_version(self, request: Request, permissions: Any) -> Reply:
         denied = self._needs(request, permissions, "read")
@@ -389,6 +459,9 @@ _ROUTES = [
     ("GET", r"/(applications|services|databases)/([^/]+)", "get_resource"),
     ("GET", r"/(applications|services|databases)", "list_resources"),
     ("GET", r"/version", "get_version"),
+    ("GET", r"/projects", "list_projects"),
+    ("GET", r"/projects/([^/]+)/environments", "project_environments"),
+    ("GET", r"/projects/([^/]+)/([^/]+)", "environment_details"),
 ]
 
 

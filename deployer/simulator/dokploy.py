@@ -34,6 +34,8 @@ class SimTarget:
     log_lines: int = 10
     git: bool = True  # git deploys overwrite title/description when done
     previous: int = 0  # finished deployments that exist before the test starts
+    project: str = "acme"
+    environment: str = "production"
 
 
 @dataclass
@@ -269,6 +271,25 @@ class DokploySimulator(SimulatedServer):
         status_field = "applicationStatus" if kind == "application" else "composeStatus"
         return Reply(200, {id_field: target.id, "name": target.name, status_field: status})
 
+    def project_all(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        """Projects, their environments and what each holds; a key limited to some services sees only those."""
+        allowed = self.keys[key]
+        projects: dict[str, dict[str, Any]] = {}
+        for target in self.targets.values():
+            if allowed is not None and target.id not in allowed:
+                continue
+            project = projects.setdefault(target.project, {
+                "projectId": f"prj-{target.project}", "name": target.project, "description": None, "environments": {}})
+            environment = project["environments"].setdefault(target.environment, {
+                "environmentId": f"env-{target.project}-{target.environment}", "name": target.environment,
+                "isDefault": target.environment == "production", "applications": [], "compose": [],
+                "mariadb": [], "mongo": [], "mysql": [], "postgres": [], "redis": []})
+            if target.kind == "application":
+                environment["applications"].append({"applicationId": target.id, "name": target.name, "applicationStatus": "done"})
+            else:
+                environment["compose"].append({"composeId": target.id, "name": target.name, "composeStatus": "done"})
+        return Reply(200, [dict(p, environments=list(p["environments"].values())) for p in projects.values()])
+
     def cancel(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
         return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Deployment cancellation only available in cloud version"))
 
@@ -295,6 +316,7 @@ _PROCEDURES = {
     "deployment.queueList": ("GET", "queue_list"),
     "deployment.readLogs": ("GET", "read_logs"),
     "application.one": ("GET", "application_one"),
+    "project.all": ("GET", "project_all"),
     "compose.one": ("GET", "application_one"),
     "application.cancelDeployment": ("POST", "cancel"),
     "compose.cancelDeployment": ("POST", "cancel"),

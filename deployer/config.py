@@ -1,0 +1,267 @@
+"""The config file (`deployer.yml`): environments, each with its server, options and resources.
+
+The file is checked against `config.schema.json` (shipped with the package, for editors too), and
+every problem is reported as `FILE:LINE: where: what was expected`. `${VAR}` in a value is replaced
+by that environment variable; tokens never sit in the file, only such references.
+Imported only when a config file is given: yaml and jsonschema cost nothing otherwise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources as package_files
+from typing import Any, Mapping
+
+import yaml
+
+from deployer.errors import InputError
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
+ID_KEYS = ("uuid", "tag", "application-id", "compose-id")
+
+
+@dataclass
+class ResourceRef:
+    """One entry of an environment's `resources`: a name to look up, or an id, uuid or tag."""
+
+    key: str  # "name", "uuid", "tag", "application-id" or "compose-id"
+    value: str
+    kind: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    where: str = ""
+
+
+@dataclass
+class Environment:
+    """One environment of the file; `expanded` gives its values with `${VAR}` replaced."""
+
+    name: str
+    options: dict[str, tuple[Any, str]] = field(default_factory=dict)  # option key -> (value, where)
+    resources: list[ResourceRef] = field(default_factory=list)
+
+    def expanded(self, env: Mapping[str, str]) -> "Environment":
+        """Only the chosen environment is expanded: a staging job need not set production's variables."""
+        options = {key: (_expand(value, where, env), where) for key, (value, where) in self.options.items()}
+        resources = [ResourceRef(r.key, *(_expand(v, r.where, env) for v in (r.value, r.kind, r.project, r.environment)),
+                                 where=r.where) for r in self.resources]
+        return Environment(self.name, options, resources)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the config file."""
+    return json.loads(package_files.files("deployer").joinpath("config.schema.json").read_text("utf-8"))
+
+
+def load(path: str) -> dict[str, Environment]:
+    """Read and check the file; every problem is an InputError naming the file and line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise InputError(f"--config: no file at {path!r}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--config: cannot read {path!r}: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise InputError(f"{path}{line}: not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    if root is None or data is None:
+        raise InputError(f"{path}: the file is empty; it needs an 'environments' mapping")
+    _check_duplicates(root, path)
+    _check_schema(data, root, path)
+    environments = {}
+    for name, body in data["environments"].items():
+        environments[name] = _environment(name, body, root, path)
+    return environments
+
+
+def pick(environments: dict[str, Environment], name: str | None, path: str, env: Mapping[str, str]) -> Environment:
+    """The environment asked for (with none asked, the file's only one), expanded."""
+    names = list(environments)
+    if name is None:
+        if len(names) == 1:
+            return environments[names[0]].expanded(env)
+        raise InputError(f"{path} has several environments ({', '.join(names)}): choose one with --environment")
+    if name not in environments:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"--environment: {path} has no environment {name!r} (it has {', '.join(names)}){hint}")
+    return environments[name].expanded(env)
+
+
+def _environment(name: str, body: dict[str, Any], root: Any, path: str) -> Environment:
+    base = ("environments", name)
+    result = Environment(name=name)
+    for key, value in body.items():
+        where = _where(root, path, base + (key,))
+        if key == "resources":
+            for index, item in enumerate(value):
+                item_where = _where(root, path, base + (key, index))
+                result.resources.append(_resource(item, item_where))
+            continue
+        if key == "health-url" and isinstance(value, str):
+            value = [value]
+        result.options[key.replace("-", "_")] = (value, where)
+    return result
+
+
+def _resource(item: Any, where: str) -> ResourceRef:
+    if isinstance(item, str):
+        return ResourceRef("name", item, where=where)
+    key = next(k for k in ("name", *ID_KEYS) if k in item)
+    extra = [k for k in ("kind", "project", "environment") if k in item]
+    if key != "name" and extra:
+        raise InputError(f"{where}: {', '.join(extra)} only go with 'name', not with {key!r}")
+    return ResourceRef(key, item[key], kind=item.get("kind"), project=item.get("project"),
+                       environment=item.get("environment"), where=where)
+
+
+def _expand(value: Any, where: str, env: Mapping[str, str]) -> Any:
+    """Replace `${VAR}` with the environment variable's value (`$$` is a plain `$`)."""
+    if isinstance(value, list):
+        return [_expand(v, where, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        if name not in env or not env[name].strip():
+            raise InputError(f"{where}: the environment variable {name} is not set (the file refers to ${{{name}}})")
+        return env[name]
+
+    return _VARIABLE.sub(replace, value)
+
+
+def _check_duplicates(node: Any, path: str) -> None:
+    """YAML keeps the last of two equal keys silently; a config file should not."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                if key.value in seen:
+                    raise InputError(f"{path}:{key.start_mark.line + 1}: {key.value!r} is given twice (first on line {seen[key.value]})")
+                seen[key.value] = key.start_mark.line + 1
+            _check_duplicates(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicates(item, path)
+
+
+def _check_schema(data: Any, root: Any, path: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (_line(root, e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise InputError(_describe(errors[0], root, path))
+
+
+def _describe(error: Any, root: Any, path: str) -> str:
+    """One line for one schema error: file, line, where in the file, and what was expected."""
+    at = tuple(error.absolute_path)
+    where = _where(root, path, at)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(k for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-")))
+        key = unknown[0] if unknown else "?"
+        where = _where(root, path, at + (key,))
+        if key == "token" or "token" in key:
+            return f"{where}: tokens never go in the config file; set the token in the environment"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(allowed)}"
+        if at == ():
+            hint += " (keys starting with 'x-' are free, for YAML anchors)"
+        return f"{where}: unknown key {key!r}{hint}"
+    if kind == "required":
+        return f"{where}: {error.message.replace('is a required property', 'is missing')}"
+    if at and at[-1] == "token":
+        return f"{where}: write the token as a reference to an environment variable, e.g. token: ${{COOLIFY_TOKEN_STAGING}}; a token itself never goes in the file"
+    if kind == "oneOf" and len(at) >= 4 and at[-2] == "resources":
+        item = error.instance
+        if isinstance(item, dict):
+            given = [k for k in ("name", *ID_KEYS) if k in item]
+            if len(given) != 1:
+                return f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id (got {', '.join(given) or 'none'})"
+            best = _deepest(error)
+            return f"{where}: {best.message}"
+        return f"{where}: a resource is a name, or a mapping such as {{name: api}} or {{uuid: ...}}"
+    if kind == "oneOf":
+        best = _deepest(error)
+        described = error.schema.get("description") or (f"expected {best.message}" if best is not error else "")
+        return f"{where}: {error.instance!r} is not valid here: {described}".rstrip(": ")
+    if kind == "enum":
+        return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if kind == "type":
+        return f"{where}: expected {_a(error.validator_value)}, got {_a(_type_name(error.instance))}"
+    if kind == "propertyNames":
+        return f"{where}: {error.instance!r}: environment names are letters, digits, '-', '_' and '.'"
+    return f"{where}: {error.message}"
+
+
+def _deepest(error: Any) -> Any:
+    import jsonschema
+
+    return jsonschema.exceptions.best_match(error.context) if error.context else error
+
+
+def _a(kind: Any) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+             "number": "a number", "boolean": "true or false", "null": "nothing"}
+    return names.get(kind, str(kind))
+
+
+def _type_name(value: Any) -> str:
+    for name, kind in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
+                       ("array", list), ("object", dict)):
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def _line(root: Any, at: Any) -> int:
+    """The line of the value at a path of keys and indexes (of its key, for a mapping or list), or of
+    the deepest part of the path that exists."""
+    node, line = root, root.start_mark.line + 1
+    for step in at:
+        found = _child(node, step)
+        if found is None:
+            return line
+        key, node = found
+        container = isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
+        line = (key if key is not None and container else node).start_mark.line + 1
+    return line
+
+
+def _child(node: Any, step: Any) -> tuple[Any, Any] | None:
+    """(key node or None, value node) for one step into a mapping (merge keys included) or list."""
+    if isinstance(node, yaml.MappingNode):
+        merged = None
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                    merged = merged or _child(source, step)
+            elif isinstance(key, yaml.ScalarNode) and key.value == str(step):
+                return key, value
+        return merged
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return None, node.value[step]
+    return None
+
+
+def _where(root: Any, path: str, at: tuple[Any, ...]) -> str:
+    dotted = ""
+    for step in at:
+        dotted += f"[{step + 1}]" if isinstance(step, int) else (f".{step}" if dotted else str(step))
+    return f"{path}:{_line(root, at)}" + (f": {dotted}" if dotted else "")

@@ -1,0 +1,181 @@
+"""The config file: environments and targets in deployer.yml, its schema, and its error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from deployer.config import schema
+from deployer.simulator.coolify import SimResource
+from tests.runner_files import read_github_output as outputs_of
+
+TOKEN = "root-token"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def resource(name: str, **options: Any) -> SimResource:
+    options.setdefault("queue_seconds", 0.1)
+    options.setdefault("build_seconds", 0.3)
+    return SimResource(name, **options)
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "deployer.yml"
+    path.write_text(text)
+    return str(path)
+
+
+def deployed(sim: Any) -> list[str]:
+    return [r.query["uuid"][0] for r in sim.requests if r.path == "/api/v1/deploy"]
+
+
+TWO_ENVIRONMENTS = """\
+x-server: &server
+  provider: coolify
+  url: ${COOLIFY_URL}
+  poll-interval: 0.2s
+
+environments:
+  staging:
+    <<: *server
+    timeout: 1m
+    resources:
+      - api
+      - name: worker
+        environment: staging
+        project: acme
+  production:
+    <<: *server
+    resources:
+      - uuid: ${PRODUCTION_UUID}
+"""
+
+
+def test_environment_deploys_its_resources_by_name_with_its_options(coolify, run, tmp_path):
+    api = resource("api", environment="staging")
+    worker = resource("worker", environment="staging")
+    prod = resource("api", environment="production")
+    sim = coolify([api, worker, prod])
+    path = write(tmp_path, TWO_ENVIRONMENTS.replace("      - api\n", "      - {name: api, project: acme, environment: staging}\n"))
+    env = {"COOLIFY_URL": sim.url, "COOLIFY_TOKEN": TOKEN, "PRODUCTION_UUID": prod.uuid, "GITHUB_OUTPUT": str(tmp_path / "out")}
+    result = run("deploy", "--config", path, "--environment", "staging", env=env)
+    assert result.exit_code == 0, result.output
+    assert deployed(sim) == [f"{api.uuid},{worker.uuid}"]
+    result = run("deploy", "--config", path, "--environment", "production", env=env)
+    assert result.exit_code == 0, result.output
+    assert deployed(sim)[-1] == prod.uuid
+    assert outputs_of(tmp_path / "out")["status"] == "finished"
+
+
+def test_option_beats_input_beats_environment_beats_config(coolify, run, tmp_path):
+    sim = coolify([resource("web", build_seconds=5)])
+    path = write(tmp_path, f"environments:\n  prod:\n    provider: coolify\n    url: {sim.url}\n    timeout: 1s\n"
+                           f"    resources: [{{uuid: {list(sim.resources)[0]}}}]\n")
+    base = {"COOLIFY_TOKEN": TOKEN}
+    result = run("deploy", "--config", path, env=base)
+    assert result.exit_code == 4  # the config's 1s timeout applied (the only environment is chosen)
+    result = run("deploy", "--config", path, "--no-wait", env=dict(base, INPUT_WAIT="true"))
+    assert result.exit_code == 0  # the option beats the input
+    result = run("deploy", env=dict(base, INPUT_CONFIG=path, INPUT_TIMEOUT="0.5s", INPUT_WAIT="false"))
+    assert result.exit_code == 0  # config given as an action input; the input beats the config
+    result = run("deploy", "--config", path, "--uuid", "zzz", "--no-wait", env=base)
+    assert "zzz" in deployed(sim)[-1]  # targets on the command line replace the config's
+
+
+def test_url_from_the_environment_beats_the_config(run, tmp_path):
+    path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: https://from-config.invalid\n"
+                           "    resources: [web]\n")
+    result = run("deploy", "--config", path, env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 3 and "127.0.0.1:9" in result.stderr and "from-config" not in result.stderr
+
+
+def test_token_reference_is_expanded_and_never_printed(coolify, run, tmp_path):
+    sim = coolify([resource("web")], tokens={"s3cret-staging-token": frozenset({"deploy", "read", "read:sensitive"})})
+    path = write(tmp_path, f"environments:\n  staging:\n    provider: coolify\n    url: {sim.url}\n"
+                           "    token: ${STAGING_TOKEN}\n    resources: [web]\n    poll-interval: 0.2s\n")
+    result = run("deploy", "--config", path, env={"STAGING_TOKEN": "s3cret-staging-token"})
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("environments:\n  prod:\n    provider: coolify\n    forse: true\n    resources: [web]\n",
+     "deployer.yml:4: environments.prod.forse: unknown key 'forse'; did you mean 'force'?"),
+    ("environments:\n  prod:\n    resources: [web]\n    timeout: [1m]\n",
+     "deployer.yml:4: environments.prod.timeout: "),
+    ("environments:\n  prod:\n    resources: [web]\n    logs: loud\n",
+     "deployer.yml:4: environments.prod.logs: 'loud' is not one of stream, on-failure, none"),
+    ("environments:\n  prod:\n    resources:\n      - uuid: abc\n        tag: x\n",
+     "deployer.yml:4: environments.prod.resources[1]: a resource needs exactly one of name, uuid, tag, application-id or compose-id (got uuid, tag)"),
+    ("environments:\n  prod:\n    provider: coolify\n",
+     "deployer.yml:2: environments.prod: 'resources' is missing"),
+    ("environments:\n  prod:\n    resources: [web]\n  prod:\n    resources: [api]\n",
+     "deployer.yml:4: 'prod' is given twice (first on line 2)"),
+    ("environments:\n  prod:\n    resources: [web\n",
+     "deployer.yml:4: not valid YAML"),
+    ("environments:\n  prod:\n    wait: maybe\n    resources: [web]\n",
+     "deployer.yml:3: environments.prod.wait: 'maybe' is not valid here"),
+    ("environments:\n  prod:\n    resources: [web]\n    url: ${NOT_SET_ANYWHERE}\n",
+     "deployer.yml:4: environments.prod.url: the environment variable NOT_SET_ANYWHERE is not set"),
+    ("environments:\n  prod:\n    resources:\n      - uuid: abc\n        project: shop\n",
+     "deployer.yml:4: environments.prod.resources[1]: project only go with 'name', not with 'uuid'"),
+    ("deploy: now\nenvironments:\n  prod:\n    resources: [web]\n",
+     "deployer.yml:1: deploy: unknown key 'deploy'"),
+    ("", "the file is empty"),
+])
+def test_malformed_file_names_file_line_and_what_was_expected(run, tmp_path, body, expected):
+    path = write(tmp_path, body)
+    result = run("deploy", "--config", path, env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "https://c.example.com"})
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert message.count("\n") == 0 and "Traceback" not in message
+    assert expected in message.replace(str(tmp_path) + "/", "")
+
+
+def test_a_literal_token_in_the_file_is_refused_without_echoing_it(run, tmp_path):
+    path = write(tmp_path, "environments:\n  prod:\n    token: abcd-literal-secret\n    resources: [web]\n")
+    result = run("deploy", "--config", path, env={"COOLIFY_URL": "https://c.example.com"})
+    assert result.exit_code == 2
+    assert "deployer.yml:3" in result.stderr and "a token itself never goes in the file" in result.stderr
+    assert "abcd-literal-secret" not in result.output
+
+
+def test_choosing_an_environment(run, tmp_path):
+    path = write(tmp_path, TWO_ENVIRONMENTS)
+    env = {"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "https://c.example.com"}
+    result = run("deploy", "--config", path, env=env)
+    assert result.exit_code == 2 and "several environments (staging, production): choose one with --environment" in result.stderr
+    result = run("deploy", "--config", path, "--environment", "prodution", env=env)
+    assert result.exit_code == 2 and "did you mean 'production'?" in result.stderr
+    result = run("deploy", "--config", str(tmp_path / "missing.yml"), env=env)
+    assert result.exit_code == 2 and "no file at" in result.stderr
+
+
+def test_the_schema_is_valid_and_accepts_the_shipped_examples():
+    document = schema()
+    jsonschema.Draft7Validator.check_schema(document)
+    examples = sorted((ROOT / "examples").glob("deployer*.yml"))
+    assert examples, "examples/deployer*.yml are the README's config examples"
+    for example in examples:
+        jsonschema.Draft7Validator(document).validate(yaml.safe_load(example.read_text()))
+
+
+def test_the_schema_ships_inside_the_package():
+    from importlib import resources
+
+    text = resources.files("deployer").joinpath("config.schema.json").read_text("utf-8")
+    assert json.loads(text)["title"] == "deployer.yml"
+
+
+def test_yaml_and_jsonschema_are_not_imported_without_a_config_file():
+    import subprocess
+    import sys
+
+    code = ("import sys, deployer.cli, deployer.settings, deployer.runner, deployer.coolify, deployer.dokploy;"
+            "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
