@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import click
 
 from deployer import __version__
-from deployer.errors import InputError
+from deployer.errors import DeployerError, InputError
 from deployer.redact import Redactor
 
 
@@ -177,6 +177,41 @@ def _stop_on_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@cli.command()
+@click.option("--config", metavar="PATH", help="The config file [DEPLOYER_CONFIG].")
+@click.option("--environment", multiple=True, metavar="NAME", help="Only these environments (default: every one).")
+@click.option("--output", type=click.Choice(["text", "json", "gitlab"]), default="text", show_default=True,
+              help="json: a GitHub Actions matrix ({\"include\": [...]}, one line); gitlab: a child pipeline.")
+@click.option("--resolve", is_flag=True, help="Look names up through the API and list ids (needs the URL and token, as deploy does).")
+def plan(config: str | None, environment: tuple[str, ...], output: str, resolve: bool) -> int:
+    """List the config file's targets, one entry per target, to fan deploys out across CI jobs.
+
+    Each entry carries what `deployer deploy --config FILE` needs to deploy that target alone:
+    its environment and one of name, uuid, tag, application-id or compose-id.
+    """
+    from deployer import plan as planner
+
+    env = dict(os.environ)
+    path = (config or env.get("DEPLOYER_CONFIG", "")).strip()
+    redact = Redactor(*(env.get(n, "") for n in ("COOLIFY_TOKEN", "DOKPLOY_API_KEY", "DOKPLOY_TOKEN") if env.get(n, "").strip()))
+    try:
+        if not path:
+            raise InputError("no config file: pass --config or set DEPLOYER_CONFIG")
+        entries = planner.targets(path, list(environment), env, resolve=resolve)
+    except DeployerError as exc:
+        from deployer.console import clean
+
+        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
+        return exc.exit_code
+    if output == "json":
+        click.echo(planner.github_matrix(entries))
+    elif output == "gitlab":
+        click.echo(planner.gitlab_pipeline(entries, path), nl=False)
+    else:
+        click.echo(planner.text_table(entries))
+    return 0
 
 
 @cli.command()

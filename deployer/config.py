@@ -44,11 +44,11 @@ class Environment:
     resources: list[ResourceRef] = field(default_factory=list)
 
     def expanded(self, env: Mapping[str, str]) -> "Environment":
-        """Only the chosen environment is expanded: a staging job need not set production's variables."""
-        options = {key: (_expand(value, where, env), where) for key, (value, where) in self.options.items()}
-        resources = [ResourceRef(r.key, *(_expand(v, r.where, env) for v in (r.value, r.kind, r.project, r.environment)),
+        """Its resources with `${VAR}` replaced. Options are expanded when read (`expand`), so that
+        neither another environment's variables nor an overridden option's need to be set."""
+        resources = [ResourceRef(r.key, *(expand(v, r.where, env) for v in (r.value, r.kind, r.project, r.environment)),
                                  where=r.where) for r in self.resources]
-        return Environment(self.name, options, resources)
+        return Environment(self.name, dict(self.options), resources)
 
 
 def schema() -> dict[str, Any]:
@@ -92,7 +92,7 @@ def pick(environments: dict[str, Environment], name: str | None, path: str, env:
             return environments[names[0]].expanded(env)
         raise InputError(f"{path} has several environments ({', '.join(names)}): choose one with --environment")
     if name not in environments:
-        close = difflib.get_close_matches(name, names, n=1)
+        close = [n for n in names if n.startswith(name)] or difflib.get_close_matches(name, names, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise InputError(f"--environment: {path} has no environment {name!r} (it has {', '.join(names)}){hint}")
     return environments[name].expanded(env)
@@ -125,10 +125,10 @@ def _resource(item: Any, where: str) -> ResourceRef:
                        environment=item.get("environment"), where=where)
 
 
-def _expand(value: Any, where: str, env: Mapping[str, str]) -> Any:
+def expand(value: Any, where: str, env: Mapping[str, str]) -> Any:
     """Replace `${VAR}` with the environment variable's value (`$$` is a plain `$`)."""
     if isinstance(value, list):
-        return [_expand(v, where, env) for v in value]
+        return [expand(v, where, env) for v in value]
     if not isinstance(value, str):
         return value
 

@@ -155,6 +155,7 @@ class _Sources:
         self.cli = cli
         self.env = env
         self.config: Mapping[str, tuple[Any, str]] = {}
+        self.expand: Callable[[Any, str, Mapping[str, str]], Any] = lambda value, where, env: value
 
     def get(self, key: str, *, input_name: str | None = None, env_names: tuple[str, ...] = ()) -> Any:
         """Return (value, where) for the first source that gives one; (None, None) for none."""
@@ -171,6 +172,7 @@ class _Sources:
                 return raw, name
         if key in self.config:
             value, where = self.config[key]
+            value = self.expand(value, where, self.env)
             return (value if isinstance(value, (bool, list)) else str(value)), where
         return None, None
 
@@ -231,6 +233,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         chosen = config_file.pick(config_file.load(path), environment, path, env)
         environment = chosen.name
         src.config = chosen.options
+        src.expand = config_file.expand
         config_targets = _config_targets(chosen.resources)
 
     uuids = opt("uuid", ids, [])
