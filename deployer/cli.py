@@ -179,6 +179,97 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _server_options(func: Any) -> Any:
+    """The options that say which server: for commands about one deployment."""
+    options = [
+        click.option("--provider", metavar="coolify|dokploy", help="Which server; inferred when only COOLIFY_URL or DOKPLOY_URL is set."),
+        click.option("--url", metavar="URL", help="The instance's base URL [COOLIFY_URL, DOKPLOY_URL]."),
+        click.option("--token", metavar="TOKEN", help="API token; never printed [COOLIFY_TOKEN, DOKPLOY_API_KEY]."),
+        click.option("--config", metavar="PATH", help="Take the server from this config file [DEPLOYER_CONFIG]."),
+        click.option("--environment", metavar="NAME", help="... and this environment of it [DEPLOYER_ENVIRONMENT]."),
+        click.option("--application-id", multiple=True, metavar="ID", help="Dokploy: the application the deployment belongs to (else every one is searched)."),
+        click.option("--compose-id", multiple=True, metavar="ID", help="Dokploy: the compose stack the deployment belongs to."),
+        click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle [DEPLOYER_CA_CERT]."),
+        click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
+        click.option("--output", metavar="text|json", help="json: the deployment as one JSON object on stdout."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _about_one_deployment(options: dict[str, Any], act: Any) -> int:
+    """Resolve the server from options, inputs, environment and config; run `act(settings)`;
+    answer errors in one line, secrets redacted."""
+    from deployer.console import clean
+    from deployer.settings import resolve
+
+    env = dict(os.environ)
+    redact = Redactor(*(str(t).strip() for t in (options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
+                                                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN")) if t and str(t).strip()))
+    try:
+        settings = resolve(options, env, targets=False)
+        redact.add(settings.token)
+        if settings.insecure:
+            click.echo("deployer: warning: TLS verification is OFF (--insecure)", err=True)
+        return int(act(settings, redact))
+    except DeployerError as exc:
+        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
+        return exc.exit_code
+
+
+@cli.command()
+@click.argument("deployment_id")
+@_server_options
+def status(deployment_id: str, **options: Any) -> int:
+    """Show one deployment's status now.
+
+    Exit codes: 0 finished, queued or in progress; 1 failed or cancelled; 2 bad input; 3 the server
+    could not be used or has no such deployment. `--output json` gives the same fields as an entry
+    of the deploy command's `result` output.
+    """
+    from deployer.console import clean
+    from deployer.models import CANCELLED, FAILED
+    from deployer.runner import deployment_status
+
+    def show(settings: Any, redact: Redactor) -> int:
+        d = deployment_status(settings, deployment_id.strip())
+        if settings.output == "json":
+            click.echo(redact(json.dumps(d.as_result(), ensure_ascii=False)))
+        else:
+            click.echo(redact(clean(f"{d.deployment_id}: {d.status}")))
+            for label, value in (("resource", d.name or d.resource), ("url", d.url), ("message", d.message),
+                                 ("started", d.started_at), ("finished", d.finished_at)):
+                if value:
+                    click.echo(redact(clean(f"  {label}: {value}")))
+        return 1 if d.status in (FAILED, CANCELLED) else 0
+
+    return _about_one_deployment(options, show)
+
+
+@cli.command()
+@click.argument("deployment_id")
+@_server_options
+def cancel(deployment_id: str, **options: Any) -> int:
+    """Cancel one queued or running deployment.
+
+    Exit codes: 0 cancelled; 1 it had already ended; 2 bad input; 3 the server could not be used,
+    has no such deployment, or cannot cancel (self-hosted Dokploy).
+    """
+    from deployer.console import clean
+    from deployer.runner import cancel_deployment
+
+    def act(settings: Any, redact: Redactor) -> int:
+        said = cancel_deployment(settings, deployment_id.strip())
+        if settings.output == "json":
+            click.echo(json.dumps({"deployment_id": deployment_id.strip(), "status": "cancelled", "message": redact(said)}))
+        else:
+            click.echo(redact(clean(f"{deployment_id.strip()}: cancelled ({said})")))
+        return 0
+
+    return _about_one_deployment(options, act)
+
+
 @cli.command()
 @click.option("--config", metavar="PATH", help="The config file [DEPLOYER_CONFIG].")
 @click.option("--environment", multiple=True, metavar="NAME", help="Only these environments (default: every one).")

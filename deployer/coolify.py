@@ -132,6 +132,40 @@ class CoolifyProvider:
                 answered[f] = (f.apply(row, want_logs), None)
         return answered, left
 
+    # -- one deployment, for `deployer status` and `deployer cancel` -------------------------------
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        """A deployment as Coolify shows it now."""
+        d = Deployment(self.name, resource="", kind="application", deployment_id=deployment_id)
+        try:
+            row = self.get(f"/deployments/{quote(deployment_id, safe='')}", "reading the deployment")
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                raise NotFound(f"Coolify has no deployment {deployment_id}", hint="check the id (the deployment-id output of deployer deploy)") from None
+            raise
+        if not isinstance(row, dict):
+            raise UnexpectedAnswer(f"GET /deployments/{deployment_id} answered something that is not an object")
+        DeploymentFollower(self, d, phantom=False).apply(row, want_logs=False)
+        d.resource = str(row.get("application_name") or row.get("application_id") or "")
+        d.started_at, d.finished_at = row.get("created_at"), row.get("finished_at")
+        d.duration = _whole_seconds(_seconds_between(row.get("created_at"), row.get("finished_at")))
+        return d
+
+    def cancel_deployment(self, deployment_id: str) -> str:
+        """Cancel a queued or running deployment; DeployerError (exit 1) when it already ended."""
+        path = f"/deployments/{quote(deployment_id, safe='')}/cancel"
+        try:
+            answer = self.api.request("POST", path)
+        except HTTPStatusError as exc:
+            said = exc.server_message or f"HTTP {exc.status}"
+            if exc.status == 400:
+                raise DeployerError(f"Coolify did not cancel deployment {deployment_id}: {said}") from None
+            if exc.status == 404:
+                raise NotFound(f"Coolify has no deployment {deployment_id}: {said}") from None
+            raise _server_error(exc, "cancelling the deployment") from None
+        said = answer.get("message") if isinstance(answer, dict) else None
+        return str(said or "Deployment cancelled.")
+
     # -- names -----------------------------------------------------------------------------------
 
     def resolve_names(self) -> None:
@@ -545,6 +579,10 @@ def _seconds_between(start: Any, end: Any) -> float | None:
 
 
 _DECODER = json.JSONDecoder()
+
+
+def _whole_seconds(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds))
 
 
 def iter_log_entries(raw: Any, skip: int = 0) -> Any:

@@ -21,6 +21,7 @@ from deployer.errors import (
     InputError,
     NotFound,
     PermissionDenied,
+    ServerError,
     UnexpectedAnswer,
 )
 from deployer.http import ApiClient
@@ -100,6 +101,31 @@ class DokployProvider:
             return self.api.request(method, "/" + procedure, params=params, json_body=body, timeout=timeout)
         except HTTPStatusError as exc:
             raise _error(exc, doing) from None
+
+    # -- one deployment, for `deployer status` and `deployer cancel` -------------------------------
+
+    def deployment(self, deployment_id: str) -> Deployment:
+        """A deployment as Dokploy shows it now. Dokploy has no query for one deployment: it is
+        looked for among the given applications and compose stacks, else among every one the key sees."""
+        places = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
+        if not places:
+            places = [(c.kind, c.id) for c in self.candidates()]
+        for kind, resource in places:
+            for row in self.rows(kind, resource):
+                if str(row.get("deploymentId")) == deployment_id:
+                    d = Deployment(self.name, resource=resource, kind=kind, deployment_id=deployment_id)
+                    follower = DokployFollower(self, d, before=set())
+                    follower._read_row(row, want_logs=False, timeout=self.settings.request_timeout)
+                    d.name = d.name or str(row.get("title") or "") or None
+                    d.started_at, d.finished_at = row.get("startedAt") or row.get("createdAt"), row.get("finishedAt")
+                    return d
+        raise NotFound(f"Dokploy has no deployment {deployment_id} among {len(places)} application(s) and compose stack(s) "
+                       "visible to this key", hint="Dokploy keeps only the last ~10 deployments of each; pass --application-id or --compose-id to look in one place")
+
+    def cancel_deployment(self, deployment_id: str) -> str:
+        """Self-hosted Dokploy cannot cancel one deployment: say so rather than kill every build."""
+        raise ServerError(f"self-hosted Dokploy cannot cancel deployment {deployment_id}: cancelling is a Dokploy Cloud feature "
+                          "(application.killBuild would stop every build on the server, so deployer never calls it)")
 
     def resolve_names(self) -> None:
         """Look each name up among applications and compose stacks (`project.all`), and deploy it by id."""

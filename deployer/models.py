@@ -119,5 +119,11 @@ class Provider(Protocol):
     def resolve_names(self) -> None:
         """Look the settings' resource names up and deploy them by id (InputError: unknown or ambiguous)."""
 
+    def deployment(self, deployment_id: str) -> Deployment:
+        """One deployment as the server shows it now (NotFound when it has none by that id)."""
+
+    def cancel_deployment(self, deployment_id: str) -> str:
+        """Cancel one deployment; DeployerError when it already ended or the server cannot."""
+
     def close(self) -> None:
         """Release the HTTP connection pool."""

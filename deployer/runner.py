@@ -143,6 +143,24 @@ def deploy(
     )
 
 
+def deployment_status(settings: Settings, deployment_id: str) -> Deployment:
+    """One deployment as the server shows it now (`deployer status`)."""
+    provider = make_provider(settings)
+    try:
+        return provider.deployment(deployment_id)
+    finally:
+        provider.close()
+
+
+def cancel_deployment(settings: Settings, deployment_id: str) -> str:
+    """Cancel one queued or running deployment (`deployer cancel`); the server's answer."""
+    provider = make_provider(settings)
+    try:
+        return provider.cancel_deployment(deployment_id)
+    finally:
+        provider.close()
+
+
 def _stop_following(followers: list[Follower], cancel: bool, reason: str) -> None:
     """The CI job was cancelled: cancel what still runs (if asked) and say so on each."""
     for follower in followers:

@@ -184,8 +184,9 @@ def _text(value: Any, where: str) -> str:
     return text
 
 
-def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
-    """Build Settings from the CLI's values (None = not given) and the environment."""
+def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, targets: bool = True) -> Settings:
+    """Build Settings from the CLI's values (None = not given) and the environment; `targets=False`
+    for commands about one deployment, which need a server but nothing to deploy."""
     env = os.environ if env is None else env
     src = _Sources(cli, env)
 
@@ -289,7 +290,8 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Set
         github_token=opt("github_token", _text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
         github_environment=opt("github_environment", _text, None),
     )
-    _check_targets(settings)
+    if targets:
+        _check_targets(settings)
     if settings.ca_cert:
         if not os.path.isfile(settings.ca_cert):
             raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
