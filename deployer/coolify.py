@@ -166,6 +166,34 @@ class CoolifyProvider:
         said = answer.get("message") if isinstance(answer, dict) else None
         return str(said or "Deployment cancelled.")
 
+    # -- health, for --wait-healthy ----------------------------------------------------------------
+
+    def health_check(self, deployment: Deployment, prober: Any) -> Any:
+        """Coolify's view of a deployed application: `running:healthy`; with no health check
+        configured (`running:unknown`), its first domain answering 2xx instead."""
+        from deployer.health import HealthCheck
+
+        uuid = deployment.resource
+
+        def look(timeout: float) -> tuple[bool, str]:
+            try:
+                app = self.get(f"/applications/{quote(uuid, safe='')}", "reading the application's health", timeout=timeout)
+            except ServerError as exc:
+                return False, str(exc)
+            status = str(app.get("status") or "") if isinstance(app, dict) else ""
+            state, _, health = status.partition(":")
+            if state == "running" and health == "healthy":
+                return True, f"Coolify reports {status}"
+            if state == "running" and health == "unknown":
+                domain = next((u.strip() for u in str(app.get("fqdn") or "").split(",") if u.strip()), "")
+                if not domain:
+                    return True, f"Coolify reports {status}: no health check and no domain, so running is all it can tell"
+                ok, seen = prober.probe(domain)(timeout)
+                return ok, f"Coolify reports {status} (no health check); {domain} answered {seen}"
+            return False, f"Coolify reports {status or 'no status'}"
+
+        return HealthCheck(deployment, f"{deployment.label} (Coolify's health check)", look)
+
     # -- names -----------------------------------------------------------------------------------
 
     def resolve_names(self) -> None:

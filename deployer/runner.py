@@ -123,6 +123,8 @@ def deploy(
                 clock=clock,
                 sleep=sleep,
             )
+            deployments = deployments + _wait_until_healthy(settings, provider, deployments, reporter,
+                                               started=started, deadline=deadline, clock=clock, sleep=sleep)
     except Interrupted as exc:
         error = exc
         _stop_following(followers, settings.cancel_on_timeout, str(exc))
@@ -141,6 +143,33 @@ def deploy(
         duration=duration,
         error=str(error) if error else None,
     )
+
+
+def _wait_until_healthy(settings: Settings, provider: Provider, deployments: list[Deployment], reporter: RunReporter, *,
+                        started: float, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> list[Deployment]:
+    """The health gate after the deployments: only when every one finished. Returns the result
+    entries of the URL checks (Coolify's checks report in their application's own entry)."""
+    if not (settings.health_urls or settings.wait_healthy):
+        return []
+    if any(d.status != FINISHED for d in deployments):
+        reporter.notice("health checks skipped: not every deployment finished")
+        return []
+    from deployer.health import UrlProber, url_check, wait_until_healthy
+
+    prober = UrlProber(settings.verify)
+    try:
+        checks = []
+        if settings.wait_healthy:
+            apps = [d for d in deployments if d.kind == "application"]
+            checks += [provider.health_check(d, prober) for d in apps]  # type: ignore[attr-defined]
+            if not apps:
+                reporter.notice("--wait-healthy: no application was deployed, so there is no Coolify health check to wait for")
+        checks += [url_check(url, settings.provider, prober) for url in settings.health_urls]
+        wait_until_healthy(checks, reporter, started=started, deadline=deadline, poll_interval=settings.poll_interval,
+                           clock=clock, sleep=sleep)
+    finally:
+        prober.close()
+    return [c.deployment for c in checks if c.deployment.kind == "health-check"]
 
 
 def deployment_status(settings: Settings, deployment_id: str) -> Deployment:
