@@ -62,6 +62,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--config", metavar="PATH", help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG]."),
         click.option("--environment", metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT]."),
         click.option("--github-token", metavar="TOKEN", help="Record the deploy as a GitHub deployment (needs 'deployments: write') [DEPLOYER_GITHUB_TOKEN]."),
+        click.option("--github-environment", metavar="NAME", help="The GitHub environment to record it in (default: --environment, else production)."),
         click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
         click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
@@ -123,8 +124,16 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
         reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers")
     if settings.token_in_clear:
         reporter.warning(f"{settings.url} is plain http: the token travels in clear across the network; use https")
+    github = _github_deployment(settings, env, reporter)
     with _stop_on_signals():
         result = run(settings, reporter)
+    if github is not None:
+        from deployer.github_deployments import environment_url, final_state
+
+        failed = next((d for d in result.deployments if d.status != "finished" and d.message), None)
+        said = f"{result.status} after {result.duration}s" + (f": {failed.label}: {failed.message}" if failed else "")
+        github.status(final_state(result.status, result.exit_code), redact(said), environment_url(settings.health_urls))
+        github.close()
     if result.error:
         reporter.error(result.error)
     if result.deployments:
@@ -153,6 +162,18 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
         sys.stderr.flush()
         os._exit(result.exit_code)
     return result.exit_code
+
+
+def _github_deployment(settings: Any, env: dict[str, str], reporter: Any) -> Any:
+    """With a github-token: this run's GitHub deployment, created and in progress; else None."""
+    if not settings.github_token:
+        return None
+    from deployer.github_deployments import GitHubDeployment
+
+    environment = settings.github_environment or settings.environment or "production"
+    github = GitHubDeployment(settings.github_token, env, environment, transient=settings.pr is not None, warn=reporter.warning)
+    github.start(f"deployer: deploying to {settings.provider} at {settings.url}")
+    return github
 
 
 @contextmanager
