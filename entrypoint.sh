@@ -5,7 +5,7 @@
 #   docker run IMAGE deploy --uuid ...: deployer's own arguments.
 set -e
 case "${1:-}" in
-  ""|-*|deploy|demo|help) exec deployer "$@" ;;
+  ""|-*|deploy|demo|plan|status|cancel|help) exec deployer "$@" ;;
 esac
 if command -v "$1" >/dev/null 2>&1; then
   exec "$@"

@@ -115,3 +115,13 @@ class GitHubLog:
 
 def unescape_data(text: str) -> str:
     return text.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%")
+
+
+def check_jsonschema() -> str | None:
+    """The check-jsonschema command (installed by .ci/run beside this Python), or None."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "check-jsonschema"
+    return str(beside) if beside.exists() else shutil.which("check-jsonschema")

@@ -12,6 +12,7 @@ import yaml
 
 from deployer.config import schema
 from deployer.simulator.coolify import SimResource
+from tests.runner_files import check_jsonschema
 from tests.runner_files import read_github_output as outputs_of
 
 TOKEN = "root-token"
@@ -120,8 +121,8 @@ def test_token_reference_is_expanded_and_never_printed(coolify, run, tmp_path):
      "deployer.yml:4: not valid YAML"),
     ("environments:\n  prod:\n    wait: maybe\n    resources: [web]\n",
      "deployer.yml:3: environments.prod.wait: 'maybe' is not valid here"),
-    ("environments:\n  prod:\n    resources: [web]\n    url: ${NOT_SET_ANYWHERE}\n",
-     "deployer.yml:4: environments.prod.url: the environment variable NOT_SET_ANYWHERE is not set"),
+    ("environments:\n  prod:\n    resources: [web]\n    timeout: ${NOT_SET_ANYWHERE}\n",
+     "deployer.yml:4: environments.prod.timeout: the environment variable NOT_SET_ANYWHERE is not set"),
     ("environments:\n  prod:\n    resources:\n      - uuid: abc\n        project: shop\n",
      "deployer.yml:4: environments.prod.resources[1]: project only go with 'name', not with 'uuid'"),
     ("deploy: now\nenvironments:\n  prod:\n    resources: [web]\n",
@@ -135,6 +136,13 @@ def test_malformed_file_names_file_line_and_what_was_expected(run, tmp_path, bod
     message = result.stderr.strip()
     assert message.count("\n") == 0 and "Traceback" not in message
     assert expected in message.replace(str(tmp_path) + "/", "")
+
+
+def test_a_variable_is_needed_only_where_its_value_is_used(run, tmp_path):
+    # The URL comes from COOLIFY_URL (it beats the file), so the file's ${STAGING_URL} is never read.
+    path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: ${STAGING_URL}\n    resources: [{uuid: u1}]\n")
+    result = run("deploy", "--config", path, "--no-wait", env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 3 and "STAGING_URL" not in result.output  # it got as far as the server
 
 
 def test_a_literal_token_in_the_file_is_refused_without_echoing_it(run, tmp_path):
@@ -179,3 +187,33 @@ def test_yaml_and_jsonschema_are_not_imported_without_a_config_file():
     code = ("import sys, deployer.cli, deployer.settings, deployer.runner, deployer.coolify, deployer.dokploy;"
             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def _readme_blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return [block.split("\n", 1)[1] for block in text.split("```")[1::2] if block.startswith(language + "\n")]
+
+
+def test_the_readme_config_example_is_the_shipped_one_and_loads(tmp_path):
+    from deployer import config
+
+    [example] = [b for b in _readme_blocks("yaml") if "environments:" in b]
+    assert yaml.safe_load(example) == yaml.safe_load((ROOT / "examples" / "deployer.yml").read_text())
+    path = tmp_path / "deployer.yml"
+    path.write_text(example)
+    environments = config.load(str(path))
+    assert list(environments) == ["staging", "production"]
+    assert [r.value for r in environments["production"].resources] == ["api", "worker", "web"]
+
+
+def test_the_readme_gitlab_fan_out_recipe_is_a_valid_pipeline(tmp_path):
+    import subprocess
+
+    [recipe] = [b for b in _readme_blocks("yaml") if "deployer plan" in b and "trigger:" in b]
+    checker = check_jsonschema()
+    if not checker:
+        pytest.skip("check-jsonschema is installed by .ci/run")
+    path = tmp_path / ".gitlab-ci.yml"
+    path.write_text(recipe)
+    subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(path)],
+                   check=True, capture_output=True)

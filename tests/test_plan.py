@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from deployer.simulator.coolify import SimResource
+from tests.runner_files import check_jsonschema
 
 TOKEN = "root-token"
 
@@ -105,7 +105,7 @@ def test_gitlab_child_pipeline_fans_out_through_parallel_matrix(run, tmp_path):
     assert rows[0] == {"DEPLOYER_ENVIRONMENT": "staging", "TARGET_OPTION": "name", "TARGET": "acme/staging/api"}
     assert rows[-1] == {"DEPLOYER_ENVIRONMENT": "production", "TARGET_OPTION": "tag", "TARGET": "workers"}
     assert pipeline["deploy"]["image"]["entrypoint"] == [""]
-    checker = shutil.which("check-jsonschema")
+    checker = check_jsonschema()
     if checker:  # installed by .ci/run: the same offline validator CI-NOTES.md names
         child = tmp_path / "child.yml"
         child.write_text(result.stdout)

@@ -108,11 +108,11 @@ BAD_INPUT = [
     (["--uuid", "a1", "--ca-cert", "/nonexistent/ca.pem"], BASE, "no file"),
     (["--uuid", "a1", "--application-id", "x"], BASE, "for Dokploy"),
     (["--provider", "dokploy", "--uuid", "a1"], {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"}, "are for Coolify"),
-    (["--provider", "dokploy"], {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"}, "--application-id or --compose-id"),
+    (["--provider", "dokploy"], {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"}, "--application-id, --compose-id or --name"),
     (["--uuid", "a1", "--bogus"], BASE, "No such option"),
     (["--uuid", "a1"], {**BASE, "INPUT_WAIT": "maybe"}, "not a boolean"),
     (["--uuid", "a1"], {**BASE, "INPUT_TIMEOUT": "forever"}, "not a duration"),
-    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "deployer.yml"}, "config files are not supported"),
+    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "no-such-deployer.yml"}, "--config: no file at 'no-such-deployer.yml'"),
 ]
 
 
