@@ -8,6 +8,9 @@ not act on it:
 A time-out, a reset or any other failure once the request may have reached the server is never
 retried: a second trigger could deploy twice. The step then fails (exit 3) and says so.
 
+Reads before the trigger (looking names up) are idempotent and nothing has been deployed yet: they
+are retried on transient faults (network, 429, 5xx), honouring Retry-After, up to 5 attempts.
+
 Status checks (polls) are idempotent: the follow loop retries them on network errors, 429
 (honouring Retry-After), 5xx and odd answers, with growing pauses and jitter, until the deadline;
 a run of failed checks that reaches the deadline ends as a timeout (exit 4) naming the last error,
@@ -61,4 +64,28 @@ class TriggerRetry:
                 if wait is None or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
                     raise
                 self.on_retry(f"the deploy was not accepted ({exc.message}); nothing was deployed, trying again in {wait:.0f}s")
+                self.sleep(wait)
+
+
+@dataclass
+class ReadRetry:
+    """Runs an idempotent read (nothing deployed yet), retrying transient faults within the deadline."""
+
+    deadline: float
+    on_retry: Callable[[str], None] = lambda message: None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, read: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return read()
+            except ServerError as exc:
+                retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+                wait = retry_after if retry_after is not None else jittered(min(30.0, 2.0 ** attempt))
+                if not exc.transient or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
+                    raise
+                self.on_retry(f"{exc.message}; nothing is deployed yet, trying again in {wait:.0f}s")
                 self.sleep(wait)

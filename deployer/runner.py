@@ -20,7 +20,7 @@ from deployer.models import (
     Follower,
     Provider,
 )
-from deployer.retry import TriggerRetry
+from deployer.retry import ReadRetry, TriggerRetry
 from deployer.settings import Settings
 
 
@@ -101,7 +101,7 @@ def deploy(
     error: DeployerError | None = None
     try:
         if settings.names:
-            provider.resolve_names()
+            ReadRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep).run(provider.resolve_names)
         retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
         followers = provider.trigger(retry)
         deployments = [f.deployment for f in followers]

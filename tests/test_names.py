@@ -133,3 +133,23 @@ def test_dokploy_key_sees_only_its_services(dokploy, run):
     sim = dokploy([mine, theirs], keys={"dokploy-key": {mine.id}})
     result = run(*dokploy_args(sim, "--name", "theirs"))
     assert result.exit_code == 2 and "candidates: mine (application" in result.stderr
+
+
+def test_a_transient_fault_while_looking_names_up_is_retried(coolify, run):
+    from deployer.simulator.server import Reply
+
+    web = resource("web")
+    sim = coolify([web])
+    original, calls = sim.list_resources, []
+
+    def flaky(request: Any, permissions: Any, plural: str) -> Any:
+        calls.append(plural)
+        if len(calls) == 1:
+            return Reply(502, raw=b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        return original(request, permissions, plural)
+
+    sim.list_resources = flaky
+    result = run(*coolify_args(sim, "--name", "web"))
+    assert result.exit_code == 0, result.output
+    assert "nothing is deployed yet, trying again" in result.output
+    assert deployed_uuids(sim) == [web.uuid]  # one trigger, after the lookup succeeded
