@@ -16,6 +16,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -100,17 +101,26 @@ def startup(rounds: int = 20) -> list[str]:
             return super().handle(request)
 
     figures = []
-    with Timed([web], tokens={"t": ALL_PERMISSIONS}, rate_limit=10_000) as sim:
-        for command in ([PY, "-m", "deployer"], [os.path.join(os.path.dirname(PY), "deployer")]):
+    with Timed([web], tokens={"t": ALL_PERMISSIONS}, rate_limit=10_000) as sim, tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "deployer.yml")
+        with open(config, "w") as handle:
+            handle.write(f"environments:\n  prod:\n    provider: coolify\n    resources: [{{uuid: {web.uuid}}}]\n")
+        console_script = os.path.join(os.path.dirname(PY), "deployer")
+        variants = [
+            ("`python -m deployer`", [PY, "-m", "deployer", "deploy", "--uuid", web.uuid], "target < 250 ms"),
+            ("`deployer`", [console_script, "deploy", "--uuid", web.uuid], "target < 250 ms"),
+            ("`deployer --config` (yaml + jsonschema)", [console_script, "deploy", "--config", config], "no target"),
+        ]
+        for label, command, target in variants:
             times = []
             for _ in range(rounds):
                 arrivals.clear()
                 began = time.monotonic()
-                subprocess.run([*command, "deploy", "--url", sim.url, "--token", "t", "--uuid", web.uuid, "--no-wait"],
+                subprocess.run([*command, "--url", sim.url, "--token", "t", "--no-wait"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
                 times.append(arrivals[0] - began)
-            figures.append(f"| start-up to first request, `{' '.join(os.path.basename(c) for c in command)}` "
-                           f"(median of {rounds}) | {statistics.median(times) * 1000:.0f} ms | target < 250 ms |")
+            figures.append(f"| start-up to first request, {label} "
+                           f"(median of {rounds}) | {statistics.median(times) * 1000:.0f} ms | {target} |")
     return figures
 
 
