@@ -56,15 +56,15 @@ def schema() -> dict[str, Any]:
     return json.loads(package_files.files("deployer").joinpath("config.schema.json").read_text("utf-8"))
 
 
-def load(path: str) -> dict[str, Environment]:
+def load(path: str, where: str = "--config") -> dict[str, Environment]:
     """Read and check the file; every problem is an InputError naming the file and line."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
-        raise InputError(f"--config: no file at {path!r}") from None
+        raise InputError(f"{where}: no file at {path!r}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--config: cannot read {path!r}: {exc}") from None
+        raise InputError(f"{where}: cannot read {path!r}: {exc}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -231,7 +231,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         from deployer import config as config_file
 
         path = _text(config_path, config_where)
-        chosen = config_file.pick(config_file.load(path), environment, path, env)
+        chosen = config_file.pick(config_file.load(path, config_where), environment, path, env)
         environment = chosen.name
         src.config = chosen.options
         src.expand = config_file.expand

@@ -112,7 +112,7 @@ BAD_INPUT = [
     (["--uuid", "a1", "--bogus"], BASE, "No such option"),
     (["--uuid", "a1"], {**BASE, "INPUT_WAIT": "maybe"}, "not a boolean"),
     (["--uuid", "a1"], {**BASE, "INPUT_TIMEOUT": "forever"}, "not a duration"),
-    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "no-such-deployer.yml"}, "--config: no file at 'no-such-deployer.yml'"),
+    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "no-such-deployer.yml"}, "input 'config': no file at 'no-such-deployer.yml'"),
 ]
 
 
