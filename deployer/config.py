@@ -194,26 +194,34 @@ def _describe(error: Any, root: Any, path: str) -> str:
             given = [k for k in ("name", *ID_KEYS) if k in item]
             if len(given) != 1:
                 return f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id (got {', '.join(given) or 'none'})"
-            best = _deepest(error)
-            return f"{where}: {best.message}"
+            mapping_errors = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == 1]
+            best = _deepest_of(mapping_errors) or _deepest(error)
+            key = ".".join(map(str, best.relative_path)) or given[0]
+            if best.validator == "type":
+                quote = " (put it in quotes)" if isinstance(best.instance, (int, float)) else ""
+                return f"{where}.{key}: expected {_a(best.validator_value)}, got {_a(_type_name(best.instance))}{quote}"
+            return f"{where}.{key}: {best.message}"
         return f"{where}: a resource is a name, or a mapping such as {{name: api}} or {{uuid: ...}}"
     if kind == "oneOf":
-        best = _deepest(error)
-        described = error.schema.get("description") or (f"expected {best.message}" if best is not error else "")
-        return f"{where}: {error.instance!r} is not valid here: {described}".rstrip(": ")
+        expected = error.schema.get("x-expected") or error.schema.get("description") or _deepest(error).message
+        return f"{where}: {error.instance!r} is not valid here; expected {expected}"
     if kind == "enum":
         return f"{where}: {error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     if kind == "type":
         return f"{where}: expected {_a(error.validator_value)}, got {_a(_type_name(error.instance))}"
-    if kind == "propertyNames":
-        return f"{where}: {error.instance!r}: environment names are letters, digits, '-', '_' and '.'"
+    if kind == "pattern" and error.schema.get("x-expected"):
+        return f"{where}: {error.instance!r} is not a valid name; use {error.schema['x-expected']}"
     return f"{where}: {error.message}"
 
 
 def _deepest(error: Any) -> Any:
+    return _deepest_of(error.context) or error
+
+
+def _deepest_of(errors: list[Any]) -> Any:
     import jsonschema
 
-    return jsonschema.exceptions.best_match(error.context) if error.context else error
+    return jsonschema.exceptions.best_match(errors) if errors else None
 
 
 def _a(kind: Any) -> str:

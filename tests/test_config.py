@@ -217,3 +217,14 @@ def test_the_readme_gitlab_fan_out_recipe_is_a_valid_pipeline(tmp_path):
     path.write_text(recipe)
     subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(path)],
                    check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("    timeout: 10 minutes\n", "environments.prod.timeout: '10 minutes' is not valid here; expected seconds (90) or a duration"),
+    ("    pr: -3\n", "environments.prod.pr: -3 is not valid here; expected a pull request number such as 42"),
+    ("    resources: [{uuid: 123}]\n", "environments.prod.resources[1].uuid: expected a string, got a whole number (put it in quotes)"),
+])
+def test_values_of_the_wrong_shape_say_what_is_expected(run, tmp_path, body, expected):
+    text = "environments:\n  prod:\n" + body + ("" if "resources" in body else "    resources: [web]\n")
+    result = run("deploy", "--config", write(tmp_path, text), env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "https://c.example.com"})
+    assert result.exit_code == 2 and expected in result.stderr
