@@ -128,7 +128,9 @@ class ConsoleReporter:
 
     def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
         self._close_log()
-        self._line(f"Result: {status} ({len(deployments)} deployment(s), {seconds_text(duration)})")
+        checks = sum(d.kind == "health-check" for d in deployments)
+        counted = f"{len(deployments) - checks} deployment(s)" + (f", {checks} health check(s)" if checks else "")
+        self._line(f"Result: {status} ({counted}, {seconds_text(duration)})")
         width = max((len(clean(d.label)) for d in deployments), default=0)
         for d in deployments:
             took = seconds_text(d.duration) if d.duration is not None else "-"

@@ -49,6 +49,7 @@ def test_health_url_is_waited_for_until_it_answers_2xx(coolify, run, httpserver,
     entries = json.loads(outputs["result"])
     assert [e["kind"] for e in entries] == ["application", "health-check"] and entries[1]["status"] == "finished"
     assert outputs["deployment-ids"] == sim.deployments[0].uuid  # a check is not a deployment
+    assert "Result: finished (1 deployment(s), 1 health check(s)" in result.stdout
     # Probed only once the deployment had finished:
     assert result.stdout.index("web: finished") < result.stdout.index("waiting for http")
 
