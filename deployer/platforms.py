@@ -83,7 +83,8 @@ class GitHubReporter(ConsoleReporter):
                 self._annotate(d)
 
     def _annotate(self, d: Deployment) -> None:
-        title = f"Deployment {d.status}: {clean(d.label)}"
+        what = "Health check" if d.kind == "health-check" else "Deployment"
+        title = f"{what} {d.status}: {clean(d.label)}"
         text = f"{clean(d.label)} {d.status}" + (f": {clean(d.message)}" if d.message else "")
         if d.log_tail:
             tail = [clean(line) for line in d.log_tail[-ANNOTATION_LINES:]]
