@@ -91,7 +91,7 @@ def test_option_beats_input_beats_environment_beats_config(coolify, run, tmp_pat
 def test_url_from_the_environment_beats_the_config(run, tmp_path):
     path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: https://from-config.invalid\n"
                            "    resources: [web]\n")
-    result = run("deploy", "--config", path, env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
+    result = run("deploy", "--config", path, "--timeout", "2s", env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 3 and "127.0.0.1:9" in result.stderr and "from-config" not in result.stderr
 
 
@@ -141,7 +141,8 @@ def test_malformed_file_names_file_line_and_what_was_expected(run, tmp_path, bod
 def test_a_variable_is_needed_only_where_its_value_is_used(run, tmp_path):
     # The URL comes from COOLIFY_URL (it beats the file), so the file's ${STAGING_URL} is never read.
     path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: ${STAGING_URL}\n    resources: [{uuid: u1}]\n")
-    result = run("deploy", "--config", path, "--no-wait", env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
+    result = run("deploy", "--config", path, "--no-wait", "--timeout", "2s",
+                 env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 3 and "STAGING_URL" not in result.output  # it got as far as the server
 
 
