@@ -71,7 +71,8 @@ def load(path: str, where: str = "--config") -> dict[str, Environment]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{line}: not valid YAML: {exc.problem or exc.context}") from None
+        said = ", ".join(p for p in (exc.context, exc.problem) if p)
+        raise InputError(f"{path}{line}: not valid YAML: {said}") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     if root is None or data is None:
@@ -174,10 +175,10 @@ def _describe(error: Any, root: Any, path: str) -> str:
     kind = error.validator
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(k for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-")))
+        unknown = sorted(str(k) for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-")))
         key = unknown[0] if unknown else "?"
         where = _where(root, path, at + (key,))
-        if key == "token" or "token" in key:
+        if "token" in key:
             return f"{where}: tokens never go in the config file; set the token in the environment"
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(allowed)}"
