@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from deployer.config import schema
 from deployer.simulator.coolify import SimResource
@@ -229,3 +231,51 @@ def test_values_of_the_wrong_shape_say_what_is_expected(run, tmp_path, body, exp
     text = "environments:\n  prod:\n" + body + ("" if "resources" in body else "    resources: [web]\n")
     result = run("deploy", "--config", write(tmp_path, text), env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "https://c.example.com"})
     assert result.exit_code == 2 and expected in result.stderr
+
+
+# Whatever a user writes in the file, deployer answers in one line (exit 2) or plans: never a crash.
+_keys = st.sampled_from(["environments", "resources", "provider", "url", "token", "timeout", "name", "uuid", "tag",
+                         "force", "health-url", "project", "kind", "x-a", "<<", "1", "", "prod"])
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=12),
+                     st.sampled_from(["${UNSET_VAR}", "$$", "${", "15m", "coolify", "dokploy", "on-failure"]))
+_documents = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+                          max_leaves=20)
+
+
+_options = sorted(schema()["definitions"]["environment"]["properties"])
+_resources = st.lists(st.text(max_size=8) | st.sampled_from(["api", "web"]) | st.dictionaries(
+    st.sampled_from(["name", "uuid", "tag", "application-id", "compose-id", "kind", "project", "environment", "x"]),
+    _scalars, max_size=3), min_size=1, max_size=3)
+_values = _scalars | st.sampled_from([True, "15m", 42, "coolify", "dokploy", "https://c.example.com", "stream", "${HOME}"])
+_almost_valid = st.fixed_dictionaries({"environments": st.dictionaries(
+    st.sampled_from(["prod", "staging", "bad name"]),
+    st.builds(lambda resources, options: {"resources": resources, **options},
+              _resources, st.dictionaries(st.sampled_from([k for k in _options if k != "resources"]), _values, max_size=2)),
+    min_size=1, max_size=2)})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=_almost_valid | st.dictionaries(st.just("environments"), st.dictionaries(_keys, _documents, max_size=3),
+                                                max_size=1) | _documents)
+def test_any_file_gets_an_answer_never_a_crash(run, tmp_path, document):
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = run("plan", "--config", str(path))  # catch_exceptions=False: a crash fails the test
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert result.stderr.startswith("deployer: error: ") and result.stderr.count("\n") == 1
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=_almost_valid)
+def test_any_file_deploys_or_answers_in_one_line(run, tmp_path, document):
+    """deploy reads every option of the file (plan reads only targets); the server is a closed port."""
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    result = run("deploy", "--config", str(path), "--environment", next(iter(document["environments"])),
+                 "--timeout", "0.5s", "--no-wait", "--url", "http://127.0.0.1:9",
+                 env={"COOLIFY_URL": "http://127.0.0.1:9", "COOLIFY_TOKEN": "t", "DOKPLOY_API_KEY": "k"})
+    assert result.exit_code in (2, 3), result.output
+    event(f"exit {result.exit_code}")
+    assert "Traceback" not in result.output
+    assert result.stderr.count("deployer: error: ") == 1
