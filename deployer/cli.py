@@ -87,23 +87,33 @@ def deploy(**options: Any) -> int:
     return run_deploy(options, dict(os.environ))
 
 
+def _secrets(options: dict[str, Any], env: dict[str, str]) -> list[str]:
+    """Every token this run may hold, from options, inputs and the environment: redacted everywhere."""
+    candidates = [options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
+                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"), options.get("github_token"),
+                  env.get("INPUT_GITHUB-TOKEN"), env.get("DEPLOYER_GITHUB_TOKEN")]
+    return [str(t).strip() for t in candidates if t and str(t).strip()]
+
+
+def _fail(exc: DeployerError, redact: Redactor) -> int:
+    """The one-line answer to an error, secrets redacted; its exit code."""
+    from deployer.console import clean
+
+    click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
+    return exc.exit_code
+
+
 def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool = True) -> int:
     """Resolve settings, deploy, report and write the outputs; return the exit code."""
     from deployer.settings import resolve
 
-    candidates = [options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
-                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"), options.get("github_token"),
-                  env.get("INPUT_GITHUB-TOKEN"), env.get("DEPLOYER_GITHUB_TOKEN")]
-    tokens = [str(t).strip() for t in candidates if t and str(t).strip()]
+    tokens = _secrets(options, env)
     redact = Redactor(*tokens)
     wants_json = str(options.get("output") or "").strip().lower() == "json"
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        from deployer.console import clean
-
-        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
-        return exc.exit_code
+        return _fail(exc, redact)
     redact.add(settings.token)
     if settings.github_token:
         redact.add(settings.github_token)
@@ -222,12 +232,10 @@ def _server_options(func: Any) -> Any:
 def _about_one_deployment(options: dict[str, Any], act: Any) -> int:
     """Resolve the server from options, inputs, environment and config; run `act(settings)`;
     answer errors in one line, secrets redacted."""
-    from deployer.console import clean
     from deployer.settings import resolve
 
     env = dict(os.environ)
-    redact = Redactor(*(str(t).strip() for t in (options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
-                                                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN")) if t and str(t).strip()))
+    redact = Redactor(*_secrets(options, env))
     try:
         settings = resolve(options, env, targets=False)
         redact.add(settings.token)
@@ -235,8 +243,7 @@ def _about_one_deployment(options: dict[str, Any], act: Any) -> int:
             click.echo("deployer: warning: TLS verification is OFF (--insecure)", err=True)
         return int(act(settings, redact))
     except DeployerError as exc:
-        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
-        return exc.exit_code
+        return _fail(exc, redact)
 
 
 @cli.command()
@@ -307,16 +314,13 @@ def plan(config: str | None, environment: tuple[str, ...], output: str, resolve:
 
     env = dict(os.environ)
     path = (config or env.get("DEPLOYER_CONFIG", "")).strip()
-    redact = Redactor(*(env.get(n, "") for n in ("COOLIFY_TOKEN", "DOKPLOY_API_KEY", "DOKPLOY_TOKEN") if env.get(n, "").strip()))
+    redact = Redactor(*_secrets({}, env))
     try:
         if not path:
             raise InputError("no config file: pass --config or set DEPLOYER_CONFIG")
         entries = planner.targets(path, list(environment), env, resolve=resolve)
     except DeployerError as exc:
-        from deployer.console import clean
-
-        click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
-        return exc.exit_code
+        return _fail(exc, redact)
     if output == "json":
         click.echo(planner.github_matrix(entries))
     elif output == "gitlab":
