@@ -8,10 +8,12 @@ needs to deploy that target alone (`--environment` plus one of `--name`, `--uuid
 from __future__ import annotations
 
 import json
+from contextlib import closing, nullcontext
 from typing import Any, Mapping
 
 from deployer import __version__
 from deployer.errors import InputError
+from deployer.models import ResourceName
 
 TARGET_OPTIONS = ("name", "uuid", "tag", "application-id", "compose-id")
 GITLAB_MATRIX_MAX = 200  # GitLab runs at most 200 jobs from one parallel:matrix
@@ -21,6 +23,7 @@ IMAGE = f"ghcr.io/deployer-dev/deployer:v{__version__}"
 def targets(config_path: str, environments: list[str], env: Mapping[str, str], *, resolve: bool = False) -> list[dict[str, str]]:
     """One entry per target of each environment asked for (every environment, when none is asked)."""
     from deployer import config as config_file
+    from deployer.runner import make_provider
     from deployer.settings import resolve as resolve_settings
 
     loaded = config_file.load(config_path)
@@ -32,35 +35,30 @@ def targets(config_path: str, environments: list[str], env: Mapping[str, str], *
         environment = loaded[name].expanded(env)  # the targets only: no token or option is read
         settings = resolve_settings({"config": config_path, "environment": name}, env) if resolve else None
         provider_name = settings.provider if settings else _provider_of(environment, env)
-        provider = None
-        if settings and settings.names:
-            from deployer.runner import make_provider
-
-            provider = make_provider(settings)
-        try:
-            for ref in environment.resources:
-                entry = {"environment": name, "provider": provider_name, "target": ref.value}
-                entry.update({option: "" for option in TARGET_OPTIONS})
-                if ref.key == "name":
-                    qualified = "/".join(p for p in (ref.project, ref.environment, ref.value) if p)
-                    entry["target"] = qualified
-                    if provider is not None:
-                        from deployer.models import ResourceName
-
-                        found = provider.find(ResourceName(ref.value, ref.kind, ref.project, ref.environment, ref.where))
-                        entry["uuid" if provider_name == "coolify" else f"{found.kind}-id"] = found.id
-                    else:
-                        if ref.kind:
-                            raise InputError(f"{ref.where}: a name with a kind cannot be passed on as --name; "
-                                             "run plan with --resolve to pass its id instead")
-                        entry["name"] = qualified
-                else:
-                    entry[ref.key] = ref.value
-                entries.append(entry)
-        finally:
-            if provider is not None:
-                provider.close()
+        with closing(make_provider(settings)) if settings and settings.names else nullcontext() as provider:
+            entries += [_entry(name, provider_name, ref, provider) for ref in environment.resources]
     return entries
+
+
+def _entry(environment: str, provider_name: str, ref: Any, provider: Any) -> dict[str, str]:
+    """One target as a matrix entry: its environment and exactly one target option; a name becomes
+    its id when a provider is given to look it up."""
+    entry = {"environment": environment, "provider": provider_name, "target": ref.value}
+    entry.update({option: "" for option in TARGET_OPTIONS})
+    if ref.key != "name":
+        entry[ref.key] = ref.value
+        return entry
+    qualified = "/".join(p for p in (ref.project, ref.environment, ref.value) if p)
+    entry["target"] = qualified
+    if provider is not None:
+        found = provider.find(ResourceName(ref.value, ref.kind, ref.project, ref.environment, ref.where))
+        entry["uuid" if provider_name == "coolify" else f"{found.kind}-id"] = found.id
+    elif ref.kind:
+        raise InputError(f"{ref.where}: a name with a kind cannot be passed on as --name; "
+                         "run plan with --resolve to pass its id instead")
+    else:
+        entry["name"] = qualified
+    return entry
 
 
 def _provider_of(environment: Any, env: Mapping[str, str]) -> str:

@@ -44,48 +44,58 @@ def unsent_retry_delay(error: ServerError, attempt: int) -> float | None:
     return None
 
 
+def transient_read_delay(error: ServerError, attempt: int) -> float | None:
+    """How long to wait before an idempotent read again (Retry-After, else a growing pause), or None."""
+    if not error.transient:
+        return None
+    retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+    return retry_after if retry_after is not None else jittered(min(30.0, 2.0 ** attempt))
+
+
 @dataclass
-class TriggerRetry:
-    """Sends one mutating request, retrying only as the policy above allows, within the deadline."""
+class _Retry:
+    """Runs one request, trying again after `delay(error, attempt)` (None: never), within the deadline."""
 
     deadline: float
     on_retry: Callable[[str], None] = lambda message: None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
-    def run(self, send: Callable[[], T]) -> T:
+    def delay(self, error: ServerError, attempt: int) -> float | None:
+        raise NotImplementedError
+
+    def said(self, error: ServerError, wait: float) -> str:
+        raise NotImplementedError
+
+    def run(self, action: Callable[[], T]) -> T:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return send()
+                return action()
             except ServerError as exc:
-                wait = unsent_retry_delay(exc, attempt)
+                wait = self.delay(exc, attempt)
                 if wait is None or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
                     raise
-                self.on_retry(f"the deploy was not accepted ({exc.message}); nothing was deployed, trying again in {wait:.0f}s")
+                self.on_retry(self.said(exc, wait))
                 self.sleep(wait)
 
 
-@dataclass
-class ReadRetry:
-    """Runs an idempotent read (nothing deployed yet), retrying transient faults within the deadline."""
+class TriggerRetry(_Retry):
+    """Sends one mutating request, retrying only as the policy above allows."""
 
-    deadline: float
-    on_retry: Callable[[str], None] = lambda message: None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
+    def delay(self, error: ServerError, attempt: int) -> float | None:
+        return unsent_retry_delay(error, attempt)
 
-    def run(self, read: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return read()
-            except ServerError as exc:
-                retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-                wait = retry_after if retry_after is not None else jittered(min(30.0, 2.0 ** attempt))
-                if not exc.transient or attempt >= MAX_TRIGGER_ATTEMPTS or self.clock() + wait >= self.deadline:
-                    raise
-                self.on_retry(f"{exc.message}; nothing is deployed yet, trying again in {wait:.0f}s")
-                self.sleep(wait)
+    def said(self, error: ServerError, wait: float) -> str:
+        return f"the deploy was not accepted ({error.message}); nothing was deployed, trying again in {wait:.0f}s"
+
+
+class ReadRetry(_Retry):
+    """Runs an idempotent read before anything is deployed, retrying transient faults."""
+
+    def delay(self, error: ServerError, attempt: int) -> float | None:
+        return transient_read_delay(error, attempt)
+
+    def said(self, error: ServerError, wait: float) -> str:
+        return f"{error.message}; nothing is deployed yet, trying again in {wait:.0f}s"

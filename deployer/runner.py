@@ -5,6 +5,7 @@ reduce the deployments to one status and one exit code.
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -174,20 +175,14 @@ def _wait_until_healthy(settings: Settings, provider: Provider, deployments: lis
 
 def deployment_status(settings: Settings, deployment_id: str) -> Deployment:
     """One deployment as the server shows it now (`deployer status`)."""
-    provider = make_provider(settings)
-    try:
+    with closing(make_provider(settings)) as provider:
         return provider.deployment(deployment_id)
-    finally:
-        provider.close()
 
 
 def cancel_deployment(settings: Settings, deployment_id: str) -> str:
     """Cancel one queued or running deployment (`deployer cancel`); the server's answer."""
-    provider = make_provider(settings)
-    try:
+    with closing(make_provider(settings)) as provider:
         return provider.cancel_deployment(deployment_id)
-    finally:
-        provider.close()
 
 
 def _stop_following(followers: list[Follower], cancel: bool, reason: str) -> None:

@@ -412,27 +412,26 @@ class CoolifySimulator(SimulatedServer):
         names = sorted({r.project for r in self.resources.values()})
         return Reply(200, [{"id": i + 1, "uuid": self._project_uuid(n), "name": n, "description": None} for i, n in enumerate(names)])
 
-    def _project_named(self, uuid: str) -> str | None:
-        return next((r.project for r in self.resources.values() if self._project_uuid(r.project) == uuid), None)
-
-    def project_environments(self, request: Request, permissions: Any, uuid: str) -> Reply:
+    def _project(self, request: Request, permissions: Any, uuid: str) -> str | Reply:
+        """The project's name, or the answer to give instead (no read permission, no such project)."""
         denied = self._needs(request, permissions, "read")
         if denied:
             return denied
-        project = self._project_named(uuid)
-        if project is None:
-            return self._error(request, 404, "Project not found.")
+        project = next((r.project for r in self.resources.values() if self._project_uuid(r.project) == uuid), None)
+        return self._error(request, 404, "Project not found.") if project is None else project
+
+    def project_environments(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        project = self._project(request, permissions, uuid)
+        if isinstance(project, Reply):
+            return project
         ids = self._environment_ids()
         return Reply(200, [{"id": env_id, "name": env, "project_id": 1, "description": None}
                            for (p, env), env_id in ids.items() if p == project])
 
     def environment_details(self, request: Request, permissions: Any, uuid: str, environment: str) -> Reply:
-        denied = self._needs(request, permissions, "read")
-        if denied:
-            return denied
-        project = self._project_named(uuid)
-        if project is None:
-            return self._error(request, 404, "Project not found.")
+        project = self._project(request, permissions, uuid)
+        if isinstance(project, Reply):
+            return project
         env_id = self._environment_ids().get((project, environment))
         if env_id is None:
             return self._error(request, 404, "Environment not found.")
