@@ -168,11 +168,9 @@ class CoolifyProvider:
 
     # -- health, for --wait-healthy ----------------------------------------------------------------
 
-    def health_check(self, deployment: Deployment, prober: Any) -> Any:
-        """Coolify's view of a deployed application: `running:healthy`; with no health check
-        configured (`running:unknown`), its first domain answering 2xx instead."""
-        from deployer.health import HealthCheck
-
+    def health_probe(self, deployment: Deployment, prober: Any) -> Any:
+        """A probe of Coolify's view of a deployed application: `running:healthy`; with no health
+        check configured (`running:unknown`), its first domain (asked through `prober`) answering 2xx."""
         uuid = deployment.resource
 
         def look(timeout: float) -> tuple[bool, str]:
@@ -192,7 +190,7 @@ class CoolifyProvider:
                 return ok, f"Coolify reports {status} (no health check); {domain} answered {seen}"
             return False, f"Coolify reports {status or 'no status'}"
 
-        return HealthCheck(deployment, f"{deployment.label} (Coolify's health check)", look)
+        return look
 
     # -- names -----------------------------------------------------------------------------------
 

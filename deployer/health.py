@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from deployer.follow import utc_now
 from deployer.models import FAILED, FINISHED, IN_PROGRESS, Deployment
 
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ class UrlProber:
 
 def url_check(url: str, provider: str, prober: UrlProber) -> HealthCheck:
     """A check with its own result entry (kind `health-check`): it belongs to no one deployment."""
-    from deployer.follow import utc_now
-
     record = Deployment(provider, resource=url, kind="health-check", status=IN_PROGRESS, name=f"health {url}",
                         started_at=utc_now())
     return HealthCheck(record, url, prober.probe(url))
@@ -114,8 +113,6 @@ def wait_until_healthy(
 def _settle(check: HealthCheck, status: str, message: str, elapsed: float) -> None:
     d = check.deployment
     if d.kind == "health-check":
-        from deployer.follow import utc_now
-
         d.status, d.message = status, message
         d.finished_at, d.duration = utc_now(), int(round(elapsed))
     elif status == FAILED:  # a deployment that finished, but whose app never became healthy

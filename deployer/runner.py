@@ -155,14 +155,15 @@ def _wait_until_healthy(settings: Settings, provider: Provider, deployments: lis
     if any(d.status != FINISHED for d in deployments):
         reporter.notice("health checks skipped: not every deployment finished")
         return []
-    from deployer.health import UrlProber, url_check, wait_until_healthy
+    from deployer.health import HealthCheck, UrlProber, url_check, wait_until_healthy
 
     prober = UrlProber(settings.verify)
     try:
         checks = []
         if settings.wait_healthy:
             apps = [d for d in deployments if d.kind == "application"]
-            checks += [provider.health_check(d, prober) for d in apps]  # type: ignore[attr-defined]
+            checks += [HealthCheck(d, f"{d.label} (Coolify's health check)", provider.health_probe(d, prober))  # type: ignore[attr-defined]
+                       for d in apps]
             if not apps:
                 reporter.notice("--wait-healthy: no application was deployed, so there is no Coolify health check to wait for")
         checks += [url_check(url, settings.provider, prober) for url in settings.health_urls]
