@@ -13,9 +13,9 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # The installed packages with their compiled bytecode (a faster start on every CI run): about 14 MB.
 COPY --from=build /install /usr/local
-COPY entrypoint.sh /usr/local/bin/deployer-entrypoint
-RUN deployer --version
+RUN deployer --version && deployer-entrypoint --version
 
 # No USER or WORKDIR: GitHub runs the container as root in /github/workspace.
-ENTRYPOINT ["/usr/local/bin/deployer-entrypoint"]
+# No shell script in between: busybox ash would drop the hyphenated INPUT_* variables.
+ENTRYPOINT ["deployer-entrypoint"]
 CMD ["deploy"]

@@ -66,6 +66,7 @@ def _deploy_options(func: Any) -> Any:
         click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
         click.option("--ca-cert", metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
         click.option("--insecure", is_flag=True, default=None, help="Skip TLS verification (warns)."),
+        click.option("--dry-run", is_flag=True, default=None, help="Show what would be deployed and where each setting came from; send nothing."),
         click.option("--output", metavar="text|json", help="json: the result document on stdout, progress on stderr."),
         click.option("--dotenv", metavar="PATH", help="Also write GitLab dotenv outputs here [DEPLOYER_DOTENV]."),
     ]
@@ -117,6 +118,11 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     redact.add(settings.token)
     if settings.github_token:
         redact.add(settings.github_token)
+    if settings.dry_run:
+        from deployer.dry_run import describe
+
+        click.echo(redact(describe(settings, as_json=wants_json)))
+        return 0
 
     from deployer.console import make_reporter
     from deployer.outputs import (

@@ -64,6 +64,10 @@ class Settings:
     wait_healthy: bool = False
     github_token: str | None = None
     github_environment: str | None = None
+    dry_run: bool = False
+    config: str | None = None
+    #: Where each setting that was given came from: "--uuid", "input 'uuid'", "COOLIFY_URL", "deployer.yml:4".
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def verify(self) -> "bool | ssl.SSLContext":
@@ -189,11 +193,13 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
     for commands about one deployment, which need a server but nothing to deploy."""
     env = os.environ if env is None else env
     src = _Sources(cli, env)
+    sources: dict[str, str] = {}
 
     def opt(key: str, parse: Callable[[Any, str], Any], default: Any, *, input_name: str | None = "", env_names: tuple[str, ...] = ()) -> Any:
         value, where = src.get(key, input_name=key.replace("_", "-") if input_name == "" else input_name, env_names=env_names)
         if value is None:
             return default
+        sources[key] = where
         if isinstance(value, bool):
             return value
         return parse(value, where)
@@ -246,10 +252,14 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         uuids, tags = config_targets.get("uuid", []), config_targets.get("tag", [])
         application_ids, compose_ids = config_targets.get("application-id", []), config_targets.get("compose-id", [])
         names = config_targets.get("name", [])
+        for key in ("uuid", "tag", "application-id", "compose-id", "name"):
+            if config_targets.get(key):
+                sources[key.replace("-", "_")] = f"{config_path} (resources)"
 
     provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
     if provider is None:
         provider = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids))
+        sources["provider"] = "inferred"
 
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
     token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
@@ -289,7 +299,14 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         wait_healthy=opt("wait_healthy", flag, False),
         github_token=opt("github_token", _text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
         github_environment=opt("github_environment", _text, None),
+        dry_run=opt("dry_run", flag, False),
+        config=None if config_path is None else str(config_path).strip(),
+        sources=sources,
     )
+    if environment is not None and "environment" not in sources and config_path is not None:
+        sources["environment"] = f"{config_path} (its only environment)"
+    if "config" not in sources and config_path is not None:
+        sources["config"] = config_where
     if targets:
         _check_targets(settings)
     if settings.ca_cert:

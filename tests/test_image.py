@@ -1,5 +1,6 @@
-"""The image's entrypoint, called the three ways the image is used (the image itself is built by
-the project's GitHub workflow; no Docker engine runs here)."""
+"""The image's ENTRYPOINT and CMD, called the three ways the image is used, with the environment
+exactly as each caller sets it (the image itself is built by the project's GitHub workflow; no
+Docker engine runs here)."""
 
 from __future__ import annotations
 
@@ -12,28 +13,101 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deployer.simulator.coolify import SimResource
+from deployer.simulator.dokploy import SimTarget
 from tests.runner_files import GitHubLog, parse_github_file
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRYPOINT = ROOT / "entrypoint.sh"
+BIN = Path(sys.executable).parent
+
+
+def dockerfile_instruction(name: str) -> list[str]:
+    """The exec form of ENTRYPOINT or CMD in the Dockerfile."""
+    match = re.search(rf"^{name}\s+(\[.*\])\s*$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert match, f"the Dockerfile has no exec-form {name}"
+    return json.loads(match.group(1))
 
 
 def image_cmd() -> list[str]:
     """The CMD the Dockerfile gives: what GitHub runs when the action passes no args."""
-    match = re.search(r"^CMD\s+(\[.*\])\s*$", (ROOT / "Dockerfile").read_text(), re.M)
-    assert match, "the Dockerfile has no exec-form CMD"
-    return json.loads(match.group(1))
+    return dockerfile_instruction("CMD")
 
 
 def entrypoint(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run entrypoint.sh with deployer on PATH, as in the image."""
-    deployer = shutil.which("deployer", path=os.path.dirname(sys.executable)) or shutil.which("deployer")
-    assert deployer, "the deployer console script is not installed"
-    path = os.path.dirname(deployer) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin")
+    """Run the Dockerfile's ENTRYPOINT as Docker does: exec'd directly (no shell), `args` after it,
+    the installed console scripts on PATH as in the image, and only the variables given."""
+    program, *fixed = dockerfile_instruction("ENTRYPOINT")
+    found = shutil.which(program, path=str(BIN)) or shutil.which(program)
+    assert found, f"the ENTRYPOINT {program!r} is not installed (pip install -e .)"
+    path = str(BIN) + os.pathsep + "/usr/local/bin:/usr/bin:/bin"
     full_env = {"PATH": path, "HOME": str(cwd or ROOT), **(env or {})}
-    return subprocess.run(["sh", str(ENTRYPOINT), *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60)
+    return subprocess.run([found, *fixed, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60)
+
+
+def action_inputs() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "action.yml").read_text())["inputs"]
+
+
+def test_the_entrypoint_is_no_shell_script():
+    """busybox ash (alpine's /bin/sh) and dash drop INPUT_APPLICATION-ID and every other hyphenated
+    input from what they start: nothing between the runner and deployer may be a shell."""
+    program = dockerfile_instruction("ENTRYPOINT")[0]
+    assert program not in ("sh", "/bin/sh", "bash", "/bin/bash")
+    found = shutil.which(program, path=str(BIN))
+    assert found and not Path(found).read_text(errors="replace").startswith(("#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env sh"))
+
+
+@pytest.mark.skipif(shutil.which("busybox") is None and os.environ.get("CI") != "true", reason="busybox is not installed")
+def test_busybox_sh_drops_hyphenated_inputs_so_no_shell_may_stand_in_between():
+    """The trap the ENTRYPOINT avoids, shown with alpine's own shell (.ci/run installs busybox)."""
+    busybox = shutil.which("busybox")
+    assert busybox, "busybox is missing: .ci/run installs it"
+    env = {"PATH": "/usr/bin:/bin", "INPUT_APPLICATION-ID": "app-1", "INPUT_URL": "http://x"}
+    seen = subprocess.run([busybox, "sh", "-c", "env"], capture_output=True, text=True, env=env).stdout
+    assert "INPUT_URL=http://x" in seen and "INPUT_APPLICATION-ID" not in seen
+
+
+def _non_default_inputs(tmp_path: Path, url: str) -> list[dict[str, str]]:
+    """Every input of action.yml, each set to a value that is not its default, in three coherent
+    runs (Coolify by uuid and name, Coolify by tag, Dokploy): a dry run lists where each came from."""
+    ca = tmp_path / "ca.pem"
+    import trustme
+
+    trustme.CA().cert_pem.write_to_path(str(ca))
+    config = tmp_path / "deployer.yml"
+    config.write_text("environments:\n  staging:\n    provider: coolify\n    url: https://config.example.com\n"
+                      "    resources: [{name: from-config}]\n  production:\n    resources: [{name: other}]\n")
+    common = {"url": url, "token": "12|input-secret", "wait": "false", "timeout": "7m", "poll-interval": "3s",
+              "cancel-on-timeout": "true", "logs": "none", "request-budget": "30", "ca-cert": str(ca),
+              "insecure": "true", "config": str(config), "environment": "staging",
+              "health-url": "https://app.example.com/healthz", "github-token": "gh-input-secret",
+              "github-environment": "prod-gh", "dry-run": "true"}
+    return [
+        {**common, "provider": "coolify", "uuid": "uuid-1,uuid-2", "name": "shop/web", "force": "true", "pr": "7",
+         "docker-tag": "v2", "wait-healthy": "true"},
+        {**common, "provider": "coolify", "tag": "prod"},
+        {**common, "provider": "dokploy", "application-id": "app-1", "compose-id": "stack-1", "title": "Release 2",
+         "description": "from CI"},
+    ]
+
+
+def test_every_action_input_reaches_deployer_through_the_entrypoint(tmp_path):
+    """The runner's environment, names hyphens and all, through ENTRYPOINT + CMD: each input arrives."""
+    declared = set(action_inputs())
+    runs = _non_default_inputs(tmp_path, "https://deploy.example.com")
+    assert set().union(*runs) == declared  # every input is exercised
+    for inputs in runs:
+        env = {"GITHUB_ACTIONS": "true", "CI": "true", "PYTHONUNBUFFERED": "1", "GITHUB_WORKSPACE": str(tmp_path)}
+        env.update({f"INPUT_{name.upper()}": "" for name in declared})  # unset inputs arrive empty
+        env.update({f"INPUT_{name.upper()}": value for name, value in inputs.items()})
+        done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Dry run: nothing was sent" in done.stdout
+        for name in inputs:
+            assert re.search(rf"^  {re.escape(name)}\s.*\sinput '{re.escape(name)}'$", done.stdout, re.M), (name, done.stdout)
+        assert "input-secret" not in done.stdout + done.stderr
 
 
 def test_github_runs_the_cmd_with_inputs_and_writes_outputs(coolify, tmp_path):
@@ -60,6 +134,20 @@ def test_github_runs_the_cmd_with_inputs_and_writes_outputs(coolify, tmp_path):
     assert "root-token" not in "\n".join(log.shown) + done.stderr  # and never shown
 
 
+def test_github_deploys_a_dokploy_application_by_its_hyphenated_input(dokploy, tmp_path):
+    """`application-id` arrives as INPUT_APPLICATION-ID: the published action must deploy with it."""
+    web = SimTarget("web", build_seconds=0.4)
+    sim = dokploy([web])
+    output = tmp_path / "out"
+    env = {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_OUTPUT": str(output), "INPUT_PROVIDER": "dokploy",
+           "INPUT_URL": sim.url, "INPUT_TOKEN": "dokploy-key", "INPUT_APPLICATION-ID": web.id,
+           "INPUT_POLL-INTERVAL": "0.2s", "INPUT_UUID": ""}
+    done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sim.deploy_calls == 1
+    assert parse_github_file(output.read_text())["deployment-id"] == sim.jobs[0].deployment_id
+
+
 def test_github_run_of_a_failed_deployment_fails_the_step(coolify, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.4, outcome="failed")
     sim = coolify([web])
@@ -70,8 +158,14 @@ def test_github_run_of_a_failed_deployment_fails_the_step(coolify, tmp_path):
     assert parse_github_file((tmp_path / "out").read_text())["status"] == "failed"
 
 
-def test_gitlab_hands_the_image_a_shell(tmp_path):
-    done = entrypoint("sh", "-c", "echo from-gitlab && deployer --version", cwd=tmp_path)
+@pytest.mark.parametrize("shell", ["sh", "busybox"])
+def test_gitlab_hands_the_image_a_shell(tmp_path, shell):
+    """GitLab's Docker executor keeps the ENTRYPOINT and passes a shell command: it runs as given
+    (busybox: alpine's own shell, as in the image)."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")  # .ci/run installs busybox
+    command = ["busybox", "sh"] if shell == "busybox" else ["sh"]
+    done = entrypoint(*command, "-c", "echo from-gitlab && deployer --version", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "from-gitlab"
     assert done.stdout.splitlines()[1].startswith("deployer ")
