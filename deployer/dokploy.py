@@ -10,8 +10,10 @@ shows the previous deploy's result until the job starts.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 from deployer.errors import (
@@ -30,6 +32,7 @@ from deployer.models import (
     FAILED,
     FINISHED,
     IN_PROGRESS,
+    UNKNOWN,
     Deployment,
     ResourceName,
     TimeLeft,
@@ -48,6 +51,29 @@ LOG_TAIL_MAX = 10000
 FAILURE_TAIL = 50
 #: Checks in a row that see neither our queued job nor our row before the job counts as lost.
 LOST_AFTER_CHECKS = 6
+#: A row started with our job when its startedAt is this close to the job's processedOn (a real
+#: server: a fraction of a second; the row's time has millisecond precision).
+START_MATCH_MS = 1500
+_MARKER = re.compile(r"\[deployer [0-9a-f]{8}\]")
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _started_ms(row: dict[str, Any]) -> int | None:
+    return _ms(row.get("startedAt") or row.get("createdAt"))
+
+
+def _ms(stamp: Any) -> int | None:
+    """An ISO 8601 time (`2026-12-02T04:47:59.726Z`) as epoch milliseconds; None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
 
 
 def _error(exc: HTTPStatusError, doing: str) -> DeployerError:
@@ -220,7 +246,15 @@ class DokployProvider:
 
 
 class DokployFollower:
-    """Finds the row our trigger created, then follows it by `deploymentId`."""
+    """Finds the row our trigger created, then follows it by `deploymentId`.
+
+    Dokploy gives no id, and another deployment of the same application (a webhook, a click, a
+    second pipeline) may be queued just before ours: its row then appears first. A row is ours when
+    it carries our marker; for git applications, whose title and description Dokploy overwrites
+    when the job ends, when it started as our queued job was taken up (its `processedOn`), or by
+    the queue's order once our job has left it. An unmarked row is never ours while our job waits,
+    and where the rows still cannot be told apart the deployment is `unknown`, not guessed.
+    """
 
     #: Requests one check makes, against the request budget: the rows, then the queue or the log.
     cost = 2
@@ -233,16 +267,24 @@ class DokployFollower:
         self.unseen_checks = 0
         self.printed = 0
         self.last_lines: list[str] = []
+        #: Our job as last seen in the queue: when it was queued and taken up (server ms), or None.
+        self.queued_ms: int | None = None
+        self.processed_ms: int | None = None
         self.seen_in_queue = False
+        #: Jobs of this resource queued ahead of ours and still waiting when ours was last seen.
+        self.ahead_waiting = 0
+        #: When the jobs ahead of ours that were already running then were taken up (server ms).
+        self.ahead_started: list[int] = []
+        #: Rows that are not ours: they existed while our job was still waiting.
+        self.others: set[str] = set()
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         d = self.deployment
         left = TimeLeft(timeout)
         rows = self.provider.rows(d.kind, d.resource, timeout=left())
         if d.deployment_id is None:
-            row = self._find_ours(rows)
+            row = self._find_ours(rows, left())
             if row is None:
-                self._wait_in_queue(left())
                 return []
             d.deployment_id = str(row["deploymentId"])
         else:
@@ -254,33 +296,89 @@ class DokployFollower:
                 return []
         return self._read_row(row, want_logs, left())
 
-    def _find_ours(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-        new = [r for r in rows if str(r.get("deploymentId")) not in self.before]
-        if not new:
-            return None
-        marked = [r for r in new if self.provider.marker in str(r.get("description") or "")]
+    def _find_ours(self, rows: list[dict[str, Any]], timeout: float) -> dict[str, Any] | None:
+        """Our row among `rows` (newest first), or None while it does not exist yet."""
+        marker = self.provider.marker
+        new = [r for r in rows if str(r.get("deploymentId")) not in self.before | self.others]
+        marked = [r for r in new if marker in str(r.get("description") or "")]
         if marked:
             return marked[-1]
-        if self.seen_in_queue or len(new) == 1:
-            # Our description can be overwritten once a git deploy ends: the oldest new row is ours.
-            return new[-1]
-        return None
-
-    def _wait_in_queue(self, timeout: float) -> None:
-        d = self.deployment
-        jobs = self.provider.queued_jobs(d.kind, d.resource, timeout=timeout)
-        if jobs is None:
-            return  # too old to list the queue: keep waiting for the row until the timeout
-        mine = [j for j in jobs if self.provider.marker in str(j["data"].get("descriptionLog") or "")] or jobs
-        if mine:
-            self.seen_in_queue = True
+        # A row marked by another deployer run is that run's, whatever else is true.
+        new = [r for r in new if not _MARKER.search(str(r.get("description") or ""))]
+        job = self._our_job(timeout)
+        if job is not None:
             self.unseen_checks = 0
-            return
+            if self.processed_ms is None:  # still waiting: every row there is now is someone else's
+                self.others.update(str(r.get("deploymentId")) for r in new)
+                return None
+            return self._started_with_our_job(new)
+        if not self.provider.queue_supported or self.seen_in_queue or self.unseen_checks > 0 or new:
+            found = self._after_our_job_left(new)
+            if found is not None or self.deployment.ended:
+                return found
         self.unseen_checks += 1
         if self.unseen_checks >= LOST_AFTER_CHECKS:
-            d.status, d.server_problem = FAILED, True
-            d.message = ("the deploy job is neither queued nor running on Dokploy: it was lost "
-                         "(a server restart drops queued jobs); deploy again")
+            d = self.deployment
+            d.status = FAILED
+            d.message = ("the deploy job is neither queued nor running on Dokploy, and no deployment of it was "
+                         "recorded: it was lost (a server restart drops queued jobs); deploy again")
+        return None
+
+    def _our_job(self, timeout: float) -> dict[str, Any] | None:
+        """Our job in the queue (the one carrying our marker), noting what it tells; None when absent."""
+        d = self.deployment
+        jobs = self.provider.queued_jobs(d.kind, d.resource, timeout=timeout)
+        if not jobs:
+            return None
+        marker = self.provider.marker
+        ours = next((j for j in jobs if marker in str(j["data"].get("descriptionLog") or "")), None)
+        if ours is None:
+            return None
+        self.seen_in_queue = True
+        self.queued_ms = _int(ours.get("timestamp"))
+        self.processed_ms = _int(ours.get("processedOn"))
+        href = (ours.get("servicePath") or {}).get("href") if isinstance(ours.get("servicePath"), dict) else None
+        if isinstance(href, str) and href.startswith("/") and not d.url:
+            d.url = self.provider.settings.url + href
+        if self.queued_ms is not None:
+            ahead = [j for j in jobs if j is not ours and (_int(j.get("timestamp")) or 0) < self.queued_ms]
+            self.ahead_waiting = sum(1 for j in ahead if _int(j.get("processedOn")) is None)
+            self.ahead_started = [ms for j in ahead if (ms := _int(j.get("processedOn"))) is not None]
+        return ours
+
+    def _started_with_our_job(self, new: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The row that started when our job was taken up (within a second; a fraction on a real server)."""
+        if self.processed_ms is None:
+            return None
+        close = [(abs(started - self.processed_ms), r) for r in new
+                 if (started := _started_ms(r)) is not None
+                 and abs(started - self.processed_ms) <= START_MATCH_MS]
+        return min(close, key=lambda pair: pair[0])[1] if close else None
+
+    def _after_our_job_left(self, new: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Our job is no longer queued: its row is the one that started with it, else the one the
+        queue's order gives it, else (never seen queued) the only new row. Several: `unknown`."""
+        by_start = self._started_with_our_job(new)
+        if by_start is not None:
+            return by_start
+        if self.queued_ms is not None:
+            since = [r for r in new if (started := _started_ms(r)) is not None and started >= self.queued_ms - START_MATCH_MS
+                     and not any(abs(started - ahead) <= START_MATCH_MS for ahead in self.ahead_started)]
+            ordered = sorted(since, key=lambda r: _started_ms(r) or 0)
+            # One application's jobs run one at a time, first in first out: those still waiting ahead
+            # of ours when we last saw it ran first; those queued after it run after.
+            if len(ordered) > self.ahead_waiting:
+                return ordered[self.ahead_waiting]
+            return None
+        if len(new) == 1:
+            return new[0]
+        if len(new) > 1:
+            d = self.deployment
+            ids = ", ".join(f"{r.get('deploymentId')} ({r.get('status')}, started {r.get('startedAt')})" for r in new)
+            d.status = UNKNOWN
+            d.message = (f"{len(new)} deployments of this {d.kind} started since the trigger and none carries our marker, "
+                         f"so which one is ours cannot be told: {ids}; see the dashboard")
+        return None
 
     def _read_row(self, row: dict[str, Any], want_logs: bool, timeout: float) -> list[str]:
         d = self.deployment

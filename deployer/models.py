@@ -16,8 +16,10 @@ FINISHED = "finished"
 FAILED = "failed"
 CANCELLED = "cancelled"
 TIMEOUT = "timeout"
+#: The run cannot tell which of several deployments is the one it started (it says which).
+UNKNOWN = "unknown"
 
-ENDED = frozenset({FINISHED, FAILED, CANCELLED, TIMEOUT})
+ENDED = frozenset({FINISHED, FAILED, CANCELLED, TIMEOUT, UNKNOWN})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from deployer.models import (
     FINISHED,
     QUEUED,
     TIMEOUT,
+    UNKNOWN,
     Deployment,
     Follower,
     Provider,
@@ -54,7 +55,8 @@ def make_provider(settings: Settings) -> Provider:
 
 
 def overall_status(deployments: list[Deployment], waited: bool, interrupted: bool = False) -> str:
-    """CONTRACT.md: failed if any failed, else cancelled, else timeout, else finished (queued with --no-wait).
+    """CONTRACT.md: failed if any failed, else cancelled, else unknown (ours could not be told from
+    another deployment), else timeout, else finished (queued with --no-wait).
     A run stopped by the CI job's cancellation is `cancelled`."""
     statuses = {d.status for d in deployments}
     if FAILED in statuses or (not deployments and not interrupted):
@@ -63,7 +65,7 @@ def overall_status(deployments: list[Deployment], waited: bool, interrupted: boo
         return CANCELLED
     if not waited:
         return QUEUED
-    for status in (CANCELLED, TIMEOUT):
+    for status in (CANCELLED, UNKNOWN, TIMEOUT):
         if status in statuses:
             return status
     return FINISHED if statuses == {FINISHED} else QUEUED
@@ -74,7 +76,7 @@ def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int
     exits as signals do (130 SIGINT, 143 SIGTERM)."""
     if isinstance(error, Interrupted):
         return error.exit_code
-    if any(d.status in (FAILED, CANCELLED) and not d.server_problem for d in deployments):
+    if any(d.status in (FAILED, CANCELLED, UNKNOWN) and not d.server_problem for d in deployments):
         return 1
     if error is not None:
         return error.exit_code

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from typing import Any
+
+import pytest
 
 from deployer.simulator.dokploy import SimTarget
 from tests.runner_files import read_github_output as outputs_of
@@ -152,16 +157,6 @@ def test_row_rotated_away_is_reported_not_guessed(dokploy, run):
     assert "no longer listed" in result.stdout + result.stderr
 
 
-def test_restart_while_queued_loses_the_job(dokploy, run):
-    busy, web = app("busy", build_seconds=30), app("web")
-    sim = dokploy([busy, web])
-    sim.enqueue(busy, "long build", "")
-    later(0.8, sim.restart)
-    result = run(*args(sim, "--application-id", web.id, "--timeout", "20s"))
-    assert result.exit_code == 3
-    assert "lost" in result.stdout + result.stderr
-
-
 def test_restart_while_running_is_cancelled(dokploy, run, tmp_path):
     web = app("web", build_seconds=5)
     sim = dokploy([web])
@@ -212,3 +207,94 @@ def test_dokploy_from_action_inputs_and_environment(dokploy, run, tmp_path):
     result = run("deploy", env=env)
     assert result.exit_code == 0, result.output
     assert outputs_of(out)["status"] == "finished"
+
+
+# -- whose deployment is it? Another deploy of the same application around ours -------------------
+
+OUTCOME_PAIRS = [("done", "error"), ("error", "done"), ("done", "done"), ("error", "error")]
+
+
+@pytest.mark.parametrize("other, ours", OUTCOME_PAIRS)
+def test_another_deployment_queued_just_before_ours_is_never_taken_for_ours(dokploy, run, tmp_path, other, ours):
+    """A webhook deploy queued ahead of ours: its row appears first and carries no marker (a git
+    application's title and description are overwritten when it ends). Only ours decides the run."""
+    web = app("web", outcome=ours, build_seconds=0.8, previous=2)
+    sim = dokploy([web])
+    theirs = sim.enqueue(web, "NEW CHANGES", "", outcome=other, build_seconds=1.0)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    mine = sim.jobs[-1]
+    assert mine is not theirs and "[deployer " in mine.description
+    assert result.exit_code == (0 if ours == "done" else 1), result.output
+    outputs = outputs_of(out)
+    assert outputs["deployment-id"] == mine.deployment_id != theirs.deployment_id
+    assert outputs["status"] == ("finished" if ours == "done" else "failed")
+
+
+@pytest.mark.parametrize("other, ours", OUTCOME_PAIRS)
+def test_another_deployment_triggered_just_after_ours_is_not_ours_either(dokploy, run, tmp_path, other, ours):
+    web = app("web", outcome=ours, build_seconds=0.8)
+    sim = dokploy([web])
+    later_jobs: list[Any] = []
+    sim.after_deploy.append(lambda target: later_jobs.append(sim.enqueue(target, "NEW CHANGES", "", outcome=other)))
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    [theirs] = later_jobs
+    mine = next(j for j in sim.jobs if "[deployer " in j.description)
+    assert result.exit_code == (0 if ours == "done" else 1), result.output
+    assert outputs_of(out)["deployment-id"] == mine.deployment_id != theirs.deployment_id
+
+
+def test_rows_that_cannot_be_told_apart_are_unknown_not_guessed(dokploy, run, tmp_path):
+    """A server too old to list its queue, and both deployments ended (their markers overwritten)
+    between two checks: deployer says so, names both, and fails the step rather than report the
+    other's outcome as its own."""
+    web = app("web", outcome="done", build_seconds=0.05)
+    sim = dokploy([web], queue_delay=0.3, old_version=True)
+    sim.after_deploy.append(lambda target: sim.enqueue(target, "NEW CHANGES", "", outcome="error", build_seconds=0.05))
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 1, result.output
+    outputs = outputs_of(out)
+    assert outputs["status"] == "unknown"
+    [item] = json.loads(outputs["result"])
+    assert item["status"] == "unknown"
+    for job in sim.jobs:
+        assert job.deployment_id in item["message"]
+
+
+def test_two_deployer_runs_on_one_application_each_follow_their_own(dokploy, tmp_path):
+    """Two CI jobs deploy the same application at once: each reports the deployment it started."""
+    web = app("web", build_seconds=0.8)
+    sim = dokploy([web])
+    runs = []
+    for n in range(2):
+        out = tmp_path / f"out{n}"
+        env = {"PATH": os.environ.get("PATH", ""), "GITHUB_OUTPUT": str(out), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "deployer", *args(sim, "--application-id", web.id, "--title", f"run {n}")]
+        runs.append((out, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    for n, (out, process) in enumerate(runs):
+        text, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, text
+        started = next(j for j in sim.jobs if j.title == f"run {n}")
+        assert outputs_of(out)["deployment-id"] == started.deployment_id, text
+
+
+def test_a_job_lost_in_a_restart_is_a_deployment_that_did_not_happen(dokploy, run, tmp_path):
+    """Exit 1 (the deploy did not happen), not 3 (the server is fine)."""
+    busy, web = app("busy", build_seconds=30), app("web")
+    sim = dokploy([busy, web])
+    sim.enqueue(busy, "long build", "")
+    later(0.8, sim.restart)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", web.id, "--timeout", "20s"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 1, result.output
+    assert "lost" in result.stdout and outputs_of(out)["status"] == "failed"
+
+
+def test_the_queue_job_gives_the_dashboard_link(dokploy, run, tmp_path):
+    web = app("web")
+    sim = dokploy([web])
+    out = tmp_path / "out"
+    assert run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
+    assert outputs_of(out)["deployment-url"] == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"

@@ -16,6 +16,9 @@ from typing import Any
 from deployer.simulator.server import Faults, Reply, Request, SimulatedServer
 
 RETAINED = 10
+#: A row is written this long after its job is taken up (processedOn): a fraction of a second.
+ROW_LAG = 0.012
+NOT_FOUND_PAGE = b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>"
 
 
 def new_id() -> str:
@@ -50,6 +53,11 @@ class SimJob:
     deployment_id: str = field(default_factory=new_id)
     lost: bool = False
     cancelled_at: float | None = None
+    outcome: str | None = None  # this deploy's own outcome; None: the target's
+
+    @property
+    def result(self) -> str:
+        return self.outcome or self.target.outcome
 
 
 class DokploySimulator(SimulatedServer):
@@ -83,17 +91,29 @@ class DokploySimulator(SimulatedServer):
                                         at, at, at + 1))
         self.deploy_calls = 0
         self.killed_every_build = False
+        self.restarted_at_job = 0  # job ids start again at job-1 after a restart
+        #: Called with the target after each deploy call is queued (e.g. someone else deploys just after).
+        self.after_deploy: list[Any] = []
 
     def stamp(self, at: float) -> str:
-        return self.wall(at).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        """A row's time as Dokploy writes it: ISO 8601 with milliseconds, UTC."""
+        return self.wall(at).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def epoch_ms(self, at: float) -> int:
+        """A queue job's time: epoch milliseconds."""
+        return int(self.wall(at).timestamp() * 1000)
 
     # -- state -----------------------------------------------------------------------------------
 
-    def enqueue(self, target: SimTarget, title: str, description: str) -> SimJob:
+    def enqueue(self, target: SimTarget, title: str = "NEW CHANGES", description: str = "", *,
+                outcome: str | None = None, build_seconds: float | None = None) -> SimJob:
+        """Queue a deploy (one build at a time, first in first out): deployer's, or anyone else's
+        (a webhook deploy's row is titled "NEW CHANGES")."""
         now = self.now()
         busy = max([j.end for j in self.jobs if not j.lost and j.end > now and j.cancelled_at is None], default=now)
         start = max(now + self.queue_delay, busy)
-        job = SimJob(len(self.jobs) + 1, target, title, description, now, start, start + target.build_seconds)
+        took = target.build_seconds if build_seconds is None else build_seconds
+        job = SimJob(len(self.jobs) + 1, target, title, description, now, start, start + took, outcome=outcome)
         self.jobs.append(job)
         return job
 
@@ -107,6 +127,7 @@ class DokploySimulator(SimulatedServer):
                 job.lost = True
             elif now < job.end:
                 job.cancelled_at = now
+        self.restarted_at_job = len(self.jobs)
 
     def rotate_out(self, target: SimTarget, count: int = RETAINED) -> None:
         """Add `count` instant deployments, pushing older rows out of the last RETAINED."""
@@ -119,7 +140,7 @@ class DokploySimulator(SimulatedServer):
             return "cancelled"
         if now < job.end:
             return "running"
-        return job.target.outcome
+        return job.result
 
     def rows_of(self, target: SimTarget) -> list[SimJob]:
         """Rows that exist now (their job started), newest first, only the last RETAINED."""
@@ -143,8 +164,8 @@ class DokploySimulator(SimulatedServer):
             "logPath": f"/etc/dokploy/logs/{job.target.name}/{job.target.name}-{job.id}.log",
             "pid": None,
             id_field: job.target.id,
-            "createdAt": self.stamp(job.start),
-            "startedAt": self.stamp(job.start),
+            "createdAt": self.stamp(job.start + ROW_LAG),
+            "startedAt": self.stamp(job.start + ROW_LAG),
             "finishedAt": self.stamp(ended_at) if status != "running" else None,
             "errorMessage": None,  # stays null on a normal build failure: the reason is in the log
             "isPreviewDeployment": False,
@@ -156,7 +177,7 @@ class DokploySimulator(SimulatedServer):
         t = job.target
         lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
         lines += [f"Step {i + 1}/{t.log_lines}: building" for i in range(t.log_lines)]
-        if t.outcome == "error":
+        if job.result == "error":
             lines += ["ERROR: failed to solve: process \"/bin/sh -c npm run build\" did not complete successfully: exit code: 1",
                       "Error occurred ❌, check the logs for details."]
         else:
@@ -171,21 +192,19 @@ class DokploySimulator(SimulatedServer):
 
     def handle(self, request: Request) -> Reply:
         if request.path == "/api/health":
-            return Reply(200, {"status": "ok"})
-        if not request.path.startswith("/api/") or "." not in request.path:
-            return Reply(404, raw=b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>",
-                         content_type="text/html; charset=utf-8")
+            return Reply(200, {"ok": True}, content_type="application/json; charset=utf-8")
+        if not request.path.startswith("/api/"):
+            return Reply(404, raw=NOT_FOUND_PAGE, content_type="text/html; charset=utf-8")
         key = request.headers.get("x-api-key", "")
         if key not in self.keys:
-            return Reply(401, {"message": "Unauthorized"})
+            return Reply(401, {"message": "Unauthorized"}, content_type="application/json; charset=utf-8")
         procedure = request.path[len("/api/"):]
         handler = _PROCEDURES.get(procedure)
-        if handler is None or (self.old_version and procedure in ("deployment.readLogs", "deployment.queueList")):
-            return Reply(404, raw=b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>",
-                         content_type="text/html; charset=utf-8")
+        old = self.old_version and procedure in ("deployment.readLogs", "deployment.queueList")
+        # An unknown procedure, or one asked with the other method, is a JSON 404 (there is no 405).
+        if handler is None or old or request.method != handler[0]:
+            return Reply(404, _procedure_error("NOT_FOUND", 404, procedure, "Not found"))
         method, name = handler
-        if request.method != method:
-            return Reply(405, _procedure_error("METHOD_NOT_SUPPORTED", 405, procedure, f"Unsupported {request.method}-request to {method} procedure"))
         if method == "POST":
             if "application/json" not in request.headers.get("content-type", ""):
                 return Reply(415, _procedure_error("UNSUPPORTED_MEDIA_TYPE", 415, procedure, "Unsupported content-type"))
@@ -219,6 +238,8 @@ class DokploySimulator(SimulatedServer):
             return target
         self.deploy_calls += 1
         self.enqueue(target, str(params.get("title") or "Manual deployment"), str(params.get("description") or ""))
+        for hook in self.after_deploy:
+            hook(target)
         if kind == "application":
             return Reply(200, raw=b"")  # an EMPTY body with a JSON content type
         return Reply(200, {"success": True, "message": "Deployment queued", "composeId": target.id})
@@ -231,20 +252,28 @@ class DokploySimulator(SimulatedServer):
         return Reply(200, [self.row(j) for j in self.rows_of(target)])
 
     def queue_list(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        """Jobs waiting or running, NEWEST FIRST; a waiting job has no `processedOn` key at all.
+        Not filtered by the key's permissions, as on a real server."""
         now = self.now()
         jobs = []
-        for job in self.jobs:
+        for job in sorted(self.jobs, key=lambda j: j.enqueued, reverse=True):
             if job.lost or job.cancelled_at is not None or now >= job.end or now < job.enqueued:
                 continue
-            id_field = "applicationId" if job.target.kind == "application" else "composeId"
-            jobs.append({
-                "id": str(job.id), "name": "deployments",
-                "data": {id_field: job.target.id, "titleLog": job.title, "descriptionLog": job.description,
-                         "type": "deploy", "applicationType": job.target.kind, "server": False},
-                "timestamp": int(self.wall(job.enqueued).timestamp() * 1000),
-                "processedOn": int(self.wall(job.start).timestamp() * 1000) if now >= job.start else None,
-                "state": "active" if now >= job.start else "waiting",
-            })
+            t = job.target
+            id_field = "applicationId" if t.kind == "application" else "composeId"
+            kind = "application" if t.kind == "application" else "compose"
+            entry: dict[str, Any] = {
+                "id": f"job-{job.id - self.restarted_at_job}", "name": "deployments",
+                "data": {id_field: t.id, "titleLog": job.title, "descriptionLog": job.description,
+                         "type": "deploy", "applicationType": kind, "server": False},
+                "timestamp": self.epoch_ms(job.enqueued),
+            }
+            if now >= job.start:
+                entry["processedOn"] = self.epoch_ms(job.start)
+            entry["state"] = "active" if now >= job.start else "waiting"
+            entry["servicePath"] = {"href": f"/dashboard/project/prj-{t.project}/environment/env-{t.project}-{t.environment}"
+                                            f"/services/{kind}/{t.id}", "label": kind.capitalize()}
+            jobs.append(entry)
         return Reply(200, jobs)
 
     def read_logs(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
@@ -266,7 +295,7 @@ class DokploySimulator(SimulatedServer):
         now = self.now()
         mine = [j for j in self.jobs if j.target is target and not j.lost and j.start <= now]
         # The stale-status trap: the previous deploy's `done` until the queued job starts.
-        status = "idle" if not mine else ("running" if self.row_status(mine[-1], now) == "running" else mine[-1].target.outcome)
+        status = "idle" if not mine else self.row_status(mine[-1], now)
         id_field = "applicationId" if kind == "application" else "composeId"
         status_field = "applicationStatus" if kind == "application" else "composeStatus"
         return Reply(200, {id_field: target.id, "name": target.name, status_field: status})
