@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -271,14 +271,16 @@ class CoolifyProvider:
 
     # -- trigger ---------------------------------------------------------------------------------
 
-    def trigger_params(self) -> dict[str, str]:
+    def trigger_params(self, uuids: list[str] | None = None, tags: list[str] | None = None) -> dict[str, str]:
         """The query of `POST /deploy`: one comma-separated string per list; `force` only when true."""
         s = self.settings
+        uuids = s.uuids if uuids is None else uuids
+        tags = s.tags if tags is None else tags
         params: dict[str, str] = {}
-        if s.uuids:
-            params["uuid"] = ",".join(s.uuids)
-        if s.tags:
-            params["tag"] = ",".join(s.tags)
+        if uuids:
+            params["uuid"] = ",".join(uuids)
+        if tags:
+            params["tag"] = ",".join(tags)
         if s.force:
             params["force"] = "true"  # before 4.2 the string "false" counted as true: never send it
         if s.pr is not None:
@@ -288,17 +290,109 @@ class CoolifyProvider:
         return params
 
     def trigger(self, retry: TriggerRetry) -> list["CoolifyFollower"]:
+        """Send the deploy; when a full queue stopped it part-way, follow what it did start and send
+        it again only for the resources that got nothing."""
+        pending = _Pending(list(self.settings.uuids), list(self.settings.tags))
+        started: list[CoolifyFollower] = []
+
+        def send() -> Any:
+            asked, sent_at = time.time(), time.monotonic()
+            try:
+                return self.api.request("POST", "/deploy", params=self.trigger_params(pending.uuids, pending.tags))
+            except HTTPStatusError as exc:
+                if exc.status != 429 or len(pending.uuids) + len(pending.tags) == 0 or pending.single():
+                    raise
+                server_now = exc.server_time - (time.monotonic() - sent_at) if exc.server_time else asked
+                found = self._started_before_the_limit(pending, since=server_now - CLOCK_SLACK)
+                if found:
+                    started.extend(found)
+                    retry.on_retry(f"Coolify's deployment queue filled up part-way through the request: {len(found)} "
+                                   f"resource(s) were started and are followed; {len(pending.uuids)} got nothing "
+                                   "and will be sent again")
+                if not pending.uuids and not pending.tags:
+                    return None
+                raise
+
         try:
-            answer = retry.run(lambda: self.api.request("POST", "/deploy", params=self.trigger_params()))
+            answer = retry.run(send)
         except HTTPStatusError as exc:
-            raise self._trigger_error(exc) from None
+            if exc.status != 429 or not started:
+                raise self._trigger_error(exc) from None
+            return started + [self._not_deployed(uuid, exc) for uuid in pending.uuids]
+        if answer is None:
+            return started
         if not isinstance(answer, dict):
             raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered {type(answer).__name__}, not an object")
         if "deployments" in answer:
-            return self._by_uuid(answer["deployments"])
+            return started + self._by_uuid(answer["deployments"], pending.uuids)
         if "message" in answer:
-            return self._by_tag(answer)
+            return started + self._by_tag(answer)
         raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered without 'deployments' or 'message'")
+
+    def _not_deployed(self, uuid: str, exc: HTTPStatusError) -> "CoolifyFollower":
+        record = self._record(uuid, "application", f"not deployed: {exc.server_message or 'the deployment queue is full'}; "
+                                                   "deploy it again once the queue has room")
+        record.status, record.server_problem = FAILED, True
+        return EndedFollower(record)
+
+    def _started_before_the_limit(self, pending: "_Pending", since: float) -> list["CoolifyFollower"]:
+        """After a 429 for several resources: which did the request start before one met the full queue?
+
+        Coolify deploys the resources one by one, in the order given (a tag's applications first),
+        and the first application that meets the limit turns the whole answer into the 429. So each
+        application's history is read in that order: those with a deployment created since the
+        trigger were started (and so were the services and databases before the first that was
+        not); from the first one without, nothing was. `pending` keeps only what got nothing.
+        """
+        order = pending.uuids
+        if pending.tags:
+            order = []
+            for tag in pending.tags:
+                rows = self.get("/applications", f"listing the applications of tag {tag!r}", params={"tag": tag})
+                order += [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")] if isinstance(rows, list) else []
+        found: list[CoolifyFollower] = []
+        others: list[str] = []  # not applications: started if they stood before the one that met the limit
+        stop = len(order)
+        for index, uuid in enumerate(order):
+            try:
+                answer = self.get(f"/deployments/applications/{quote(uuid, safe='')}", "reading what the deploy started",
+                                  params={"skip": 0, "take": 10})
+            except HTTPStatusError as exc:
+                if exc.status == 404:
+                    others.append(uuid)
+                    continue
+                raise
+            rows = answer.get("deployments") if isinstance(answer, dict) else answer
+            pr = self.settings.pr or 0
+            mine = [r for r in rows or [] if isinstance(r, dict) and int(r.get("pull_request_id") or 0) == pr
+                    and (_epoch(r.get("created_at")) or 0) >= since]
+            if not mine:
+                stop = index
+                break
+            row = mine[-1]  # newest first: the earliest since the trigger
+            record = self._record(uuid, "application", "queued before Coolify's queue filled up", str(row.get("deployment_uuid")))
+            record.name = str(row.get("application_name") or "") or None
+            found.append(DeploymentFollower(self, record, phantom=False))
+        for uuid in others:
+            if order.index(uuid) < stop:
+                found.append(self._started_resource(uuid))
+        started = {f.deployment.resource for f in found}
+        pending.uuids = [u for u in order if u not in started]
+        if pending.tags:
+            pending.tags = []  # what is left is sent by uuid: a tag would start the others again
+        return found
+
+    def _started_resource(self, uuid: str) -> "CoolifyFollower":
+        """A service or database the request started: followed through its status."""
+        for kind in ("service", "database"):
+            try:
+                self.get(f"/{kind}s/{quote(uuid, safe='')}", f"reading the {kind}")
+            except HTTPStatusError:
+                continue
+            return ResourceStatusFollower(self, self._record(uuid, kind, f"{kind} started"))
+        record = self._record(uuid, "unknown", "Coolify found no resource with this uuid and skipped it")
+        record.status, record.server_problem = FAILED, True
+        return EndedFollower(record)
 
     def _trigger_error(self, exc: HTTPStatusError) -> DeployerError:
         said = exc.server_message
@@ -316,7 +410,7 @@ class CoolifyProvider:
     def _record(self, resource: str, kind: str, message: str = "", deployment_id: str | None = None) -> Deployment:
         return Deployment(provider=self.name, resource=resource, kind=kind, deployment_id=deployment_id, message=message)
 
-    def _by_uuid(self, items: Any) -> list["CoolifyFollower"]:
+    def _by_uuid(self, items: Any, asked: list[str]) -> list["CoolifyFollower"]:
         if not isinstance(items, list):
             raise UnexpectedAnswer("Coolify's deploy answer has 'deployments' that is not a list")
         followers: list[CoolifyFollower] = []
@@ -328,7 +422,7 @@ class CoolifyProvider:
             message = str(item.get("message") or "")
             seen.add(resource)
             followers.append(self._follower_for(resource, message, item.get("deployment_uuid")))
-        for uuid in self.settings.uuids:
+        for uuid in asked:
             if uuid not in seen:  # Coolify skips unknown uuids silently when others exist
                 record = self._record(uuid, "unknown", "Coolify found no resource with this uuid and skipped it")
                 record.status, record.server_problem = FAILED, True
@@ -591,6 +685,30 @@ class ResourceStatusFollower(CoolifyFollower):
             self.last_status = raw
             return [f"{d.kind} status: {raw or 'unknown'}"] if want_logs else []
         return []
+
+
+@dataclass
+class _Pending:
+    """What a deploy request still has to start."""
+
+    uuids: list[str]
+    tags: list[str]
+
+    def single(self) -> bool:
+        """One resource: a 429 then means that nothing was queued."""
+        return not self.tags and len(self.uuids) == 1
+
+
+#: Coolify's times are whole seconds: a row created by our request is at most this much older
+#: than the moment the request was sent (by the server's Date header, else this machine's clock).
+CLOCK_SLACK = 2.0
+
+
+def _epoch(stamp: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _seconds_between(start: Any, end: Any) -> float | None:

@@ -64,12 +64,15 @@ class HTTPStatusError(ServerError):
         status: int,
         server_message: str = "",
         retry_after: float | None = None,
+        server_time: float | None = None,
         hint: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.server_message = server_message
         self.retry_after = retry_after
+        #: The server's clock when it answered (its Date header, epoch seconds), when it sent one.
+        self.server_time = server_time
         self.transient = status in (429, 502, 503, 504) or status >= 500
 
 

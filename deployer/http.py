@@ -30,6 +30,16 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return None
 
 
+def _server_time(headers: httpx.Headers) -> float | None:
+    """The answer's Date header as epoch seconds, or None."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(headers.get("date", "")).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 class ApiClient:
     """A JSON API at `base_url`: sends the auth headers, decodes answers, names the URL on errors.
 
@@ -151,5 +161,6 @@ class ApiClient:
                 status=status,
                 server_message=server_message,
                 retry_after=_retry_after(headers),
+                server_time=_server_time(headers),
             )
         return body

@@ -88,7 +88,9 @@ class TriggerRetry(_Retry):
         return unsent_retry_delay(error, attempt)
 
     def said(self, error: ServerError, wait: float) -> str:
-        return f"the deploy was not accepted ({error.message}); nothing was deployed, trying again in {wait:.0f}s"
+        if isinstance(error, Unreachable):
+            return f"the deploy request never reached the server ({error.message}); sending it again in {wait:.0f}s"
+        return f"the server did not take the deploy ({error.message}); sending it again in {wait:.0f}s"
 
 
 class ReadRetry(_Retry):

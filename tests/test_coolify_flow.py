@@ -330,6 +330,52 @@ def test_queue_full_is_retried_after_retry_after_without_a_duplicate(coolify, ru
     assert len(sim.deployments) == 1
 
 
+def test_a_queue_full_part_way_follows_what_started_and_sends_only_the_rest_again(coolify, run, tmp_path):
+    """Five resources in one request, room for two: Coolify queues two and answers 429 for the whole
+    request. deployer follows those two and sends again only the three that got nothing, until
+    every resource has exactly one deployment."""
+    apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=0.8) for i in range(5)]
+    sim = coolify(apps, queue_limit=2, retry_after=1)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "60s"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0, result.output
+    assert "filled up part-way" in result.stderr
+    for a in apps:  # never twice, never none
+        assert len([d for d in sim.deployments if d.resource is a]) == 1, a.name
+    items = json.loads(outputs_of(out)["result"])
+    assert sorted(i["resource"] for i in items) == sorted(a.uuid for a in apps)
+    assert {i["status"] for i in items} == {"finished"}
+    assert sorted(outputs_of(out)["deployment-ids"].split(",")) == sorted(d.uuid for d in sim.deployments)
+    first = sim.requests[[r.path for r in sim.requests].index("/api/v1/deploy")]
+    resent = [r for r in sim.requests if r.path == "/api/v1/deploy" and r is not first]
+    assert resent and all(apps[0].uuid not in r.query["uuid"][0] for r in resent)
+
+
+def test_a_queue_full_part_way_through_a_tag_sends_the_rest_by_uuid(coolify, run, tmp_path):
+    apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=0.8, tags=("prod",)) for i in range(4)]
+    sim = coolify(apps, queue_limit=2, retry_after=1)
+    result = run(*args(sim, "--tag", "prod", "--timeout", "60s"))
+    assert result.exit_code == 0, result.output
+    for a in apps:
+        assert len([d for d in sim.deployments if d.resource is a]) == 1, a.name
+    deploys = [r for r in sim.requests if r.path == "/api/v1/deploy"]
+    assert "tag" in deploys[0].query and all("uuid" in r.query for r in deploys[1:])
+
+
+def test_a_queue_still_full_at_the_deadline_reports_what_started(coolify, run, tmp_path):
+    apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=0.6) for i in range(3)]
+    sim = coolify(apps, queue_limit=1, retry_after=60)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "20s"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 3, result.output
+    by_uuid = {i["resource"]: i for i in json.loads(outputs_of(out)["result"])}
+    assert by_uuid[apps[0].uuid]["status"] == "finished"
+    assert by_uuid[apps[0].uuid]["deployment_id"] == sim.deployments[0].uuid
+    for a in apps[1:]:
+        assert by_uuid[a.uuid]["status"] == "failed" and "not deployed" in by_uuid[a.uuid]["message"]
+    assert len(sim.deployments) == 1
+
+
 def test_bad_token_is_exit_3_and_never_printed(coolify, run, tmp_path):
     sim = coolify([app("web")])
     secret = "s3cr3t-t0ken-value"

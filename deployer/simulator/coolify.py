@@ -83,6 +83,7 @@ class CoolifySimulator(SimulatedServer):
         speed: float = 1.0,
         rate_limit: int = 200,
         queue_full: int = 0,
+        queue_limit: int | None = None,
         retry_after: int = 60,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
@@ -93,6 +94,10 @@ class CoolifySimulator(SimulatedServer):
         self.tokens = dict(tokens or {"root-token": ALL_PERMISSIONS})
         self.rate_limit = rate_limit
         self.queue_full = queue_full
+        #: Most queued or in-progress application deployments: past it, a deploy request stops at the
+        #: application that meets the limit and answers 429 for the whole request, while what it
+        #: queued before that stays queued (as a real 4.3.10 does).
+        self.queue_limit = queue_limit
         self.retry_after = retry_after
         self.deployments: list[SimDeployment] = []
         self.triggers = 0
@@ -275,13 +280,23 @@ class CoolifySimulator(SimulatedServer):
             return self._error(request, 422, "The pull request id field must be an integer.")
         if self.queue_full > 0:
             self.queue_full -= 1
-            return self._error(request, 429, "Deployment queue is full. Please try again later.", {"Retry-After": str(self.retry_after)})
+            return self._queue_full_reply(request)
         self.triggers += 1  # a deploy call the server acted on
         pr = int(pr_text)
-        if tags:
-            return self._deploy_by_tag(request, [t for t in tags.split(",") if t], force)
+        try:
+            if tags:
+                return self._deploy_by_tag(request, [t for t in tags.split(",") if t], force)
+            return self._deploy_by_uuid(request, [u for u in uuids.split(",") if u], force, pr, docker_tag)
+        except _QueueFull:
+            return self._queue_full_reply(request)
+
+    def _queue_full_reply(self, request: Request) -> Reply:
+        return self._error(request, 429, "Deployment queue is full. Please wait for existing deployments to complete.",
+                           {"Retry-After": str(self.retry_after)})
+
+    def _deploy_by_uuid(self, request: Request, uuids: list[str], force: bool, pr: int, docker_tag: str | None) -> Reply:
         items = []
-        for uuid in [u for u in uuids.split(",") if u]:
+        for uuid in uuids:
             resource = self.resources.get(uuid)
             if resource is None:
                 continue  # unknown uuids are skipped silently
@@ -330,6 +345,10 @@ class CoolifySimulator(SimulatedServer):
             return f"Pull request {pr} not found for this resource.", None
         if docker_tag and not r.docker_image:
             return "docker_tag can only be used with Docker Image applications.", None
+        if self.queue_limit is not None:  # checked before "already queued", as the real one does
+            active = [d for d in self.deployments if self.status_of(d) in ("queued", "in_progress")]
+            if len(active) >= self.queue_limit:
+                raise _QueueFull()
         if not force and any(d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == "HEAD" for d in self._active(r)):
             return PHANTOM, new_uuid()  # never saved: polling it gives 404
         d = self._create(r, pr, docker_tag, force)
@@ -391,7 +410,9 @@ class CoolifySimulator(SimulatedServer):
         denied = self._needs(request, permissions, "read")
         if denied:
             return denied
-        return Reply(200, [self._resource_body(r) for r in self.resources.values() if r.kind == plural[:-1]])
+        tag = (request.query.get("tag") or [""])[-1]
+        return Reply(200, [self._resource_body(r) for r in self.resources.values()
+                           if r.kind == plural[:-1] and (not tag or tag in r.tags)])
 
     def _resource_body(self, r: SimResource) -> dict[str, Any]:
         return {"uuid": r.uuid, "name": r.name, "status": self._resource_status(r), "fqdn": r.fqdn,
@@ -447,6 +468,10 @@ class CoolifySimulator(SimulatedServer):
     def get_version(self, request: Request, permissions: Any) -> Reply:
         denied = self._needs(request, permissions, "read")
         return denied or Reply(200, raw=self.version.encode(), content_type="text/html; charset=UTF-8")
+
+
+class _QueueFull(Exception):
+    """An application met the queue limit: the whole request answers 429."""
 
 
 _ROUTES = [
