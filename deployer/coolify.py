@@ -52,6 +52,7 @@ _SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
 _DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
 _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 
+CONFIRM_SECONDS = 5.0  # a status read that confirms a cancel whose answer did not come
 LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
 FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
 KIND_LISTS = {"application": "applications", "service": "services", "database": "databases"}
@@ -514,7 +515,7 @@ class CoolifyFollower:
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         raise NotImplementedError
 
-    def cancel(self) -> str:
+    def cancel(self, timeout: float) -> str:
         return "Coolify cannot cancel this resource"
 
 
@@ -640,16 +641,31 @@ class DeploymentFollower(CoolifyFollower):
         self.logs_seen = 0
         self.notices.append(f"{d.label}: {reason}; following deployment {d.deployment_id} from its history instead of {old}")
 
-    def cancel(self) -> str:
+    def cancel(self, timeout: float) -> str:
+        """Coolify first tries to stop the build container, so a cancel can take 6-7 s to answer and
+        still succeed: where no answer came in time (or a refusal), its status says what happened."""
         d = self.deployment
         try:
-            answer = self.provider.api.request("POST", f"/deployments/{d.deployment_id}/cancel")
-        except HTTPStatusError as exc:
-            return f"cancel refused: {exc.server_message or 'HTTP %d' % exc.status}"
+            answer = self.provider.api.request("POST", f"/deployments/{d.deployment_id}/cancel", timeout=timeout)
         except ServerError as exc:
-            return f"cancel failed: {exc.message}"
+            said = (exc.server_message or f"HTTP {exc.status}") if isinstance(exc, HTTPStatusError) else exc.message
+            now = self._status_now()
+            if now == "cancelled-by-user":
+                return "cancelled (its status confirms it)"
+            if now in ("finished", "failed"):
+                return f"not cancelled: it had already {now}"
+            verb = "refused" if isinstance(exc, HTTPStatusError) else "failed"
+            return f"cancel {verb}: {said}" + (f"; it is still {now}" if now else "")
         said = answer.get("message") if isinstance(answer, dict) else None
         return str(said or "cancelled")
+
+    def _status_now(self) -> str | None:
+        """The deployment's status as Coolify shows it now, or None when it cannot be read."""
+        try:
+            row = self.provider.get(f"/deployments/{self.deployment.deployment_id}", "confirming the cancel", timeout=CONFIRM_SECONDS)
+        except ServerError:
+            return None
+        return str(row.get("status")) if isinstance(row, dict) and row.get("status") else None
 
 
 class ResourceStatusFollower(CoolifyFollower):

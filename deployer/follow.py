@@ -41,6 +41,10 @@ TAIL_LINES = 50
 WORKERS = 4  # checks in flight at once
 DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
 # follow 50 deployments to within a second (a list request a second plus one end read each)
+#: How long cancels may take after the deadline: Coolify answers a cancel in 6-7 s (it first stops
+#: the build container) and still succeeds.
+CANCEL_GRACE = 15.0
+CANCEL_WORKERS = 16
 LIST_INTERVAL = 1.0  # how often one list request watches all deployments, once it is in use
 
 Result = tuple[list[str], "ServerError | None"]
@@ -211,8 +215,10 @@ def follow_all(
     finally:
         # Never wait for a check still in flight (an interrupt must not hang on a slow server).
         pool.shutdown(wait=False, cancel_futures=True)
-    for watch in (w for w in watches if not w.follower.deployment.ended):
-        _time_out(watch, reporter, started, clock(), cancel_on_timeout)
+    running = [w for w in watches if not w.follower.deployment.ended]
+    cancelled = cancel_all([w.follower for w in running]) if cancel_on_timeout else {}
+    for watch in running:
+        _time_out(watch, reporter, started, clock(), cancelled.get(watch.follower))
 
 
 def _check(watch: _Watch, want_logs: bool, timeout: float) -> Result:
@@ -262,15 +268,32 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
     watch.due = now + next_delay(watch, now, poll_interval)
 
 
-def _time_out(watch: _Watch, reporter: Reporter, started: float, now: float, cancel: bool) -> None:
+def cancel_all(followers: list[Follower], grace: float | None = None) -> dict[Follower, str]:
+    """Cancel every deployment at once (a cancel can take seconds to answer), each given up to
+    `grace` seconds; what each cancel did, in one line."""
+    grace = CANCEL_GRACE if grace is None else grace
+    if not followers:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(CANCEL_WORKERS, len(followers))) as pool:
+        futures = {f: pool.submit(f.cancel, grace) for f in followers}
+    said: dict[Follower, str] = {}
+    for follower, future in futures.items():
+        try:
+            said[follower] = future.result()
+        except Exception as exc:  # a cancel must never cost the report of the others
+            said[follower] = f"cancel failed: {exc}"
+    return said
+
+
+def _time_out(watch: _Watch, reporter: Reporter, started: float, now: float, cancelled: str | None) -> None:
     d = watch.follower.deployment
     was = d.status
     d.status = TIMEOUT
     d.message = f"still {was} at the timeout"
     if watch.last_error is not None:
         d.message += f"; last error: {watch.last_error}"
-    if cancel:
-        d.message += f"; {watch.follower.cancel()}"
+    if cancelled:
+        d.message += f"; {cancelled}"
     d.log_tail = list(watch.tail)
     _finish(d, started, now)
     reporter.status(d, now - started)

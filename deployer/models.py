@@ -105,8 +105,9 @@ class Follower(Protocol):
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         """Ask the server once; update `deployment` (status, name, url); return new log lines."""
 
-    def cancel(self) -> str:
-        """Ask the server to cancel the deployment; return what happened, in one line."""
+    def cancel(self, timeout: float) -> str:
+        """Ask the server to cancel the deployment, taking up to `timeout` seconds; return what
+        happened, in one line (confirmed by a status read where the answer did not come)."""
 
 
 class Provider(Protocol):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from deployer.errors import DeployerError, Interrupted
-from deployer.follow import Reporter, follow_all, utc_now
+from deployer.follow import Reporter, cancel_all, follow_all, utc_now
 from deployer.models import (
     CANCELLED,
     FAILED,
@@ -189,14 +189,11 @@ def cancel_deployment(settings: Settings, deployment_id: str) -> str:
 
 
 def _stop_following(followers: list[Follower], cancel: bool, reason: str) -> None:
-    """The CI job was cancelled: cancel what still runs (if asked) and say so on each."""
-    for follower in followers:
+    """The CI job was cancelled: cancel what still runs (if asked, all at once) and say so on each."""
+    running = [f for f in followers if not f.deployment.ended]
+    cancelled = cancel_all(running) if cancel else {}
+    for follower in running:
         d = follower.deployment
-        if d.ended:
-            continue
         d.message = f"{reason} while it was {d.status}"
-        if cancel:
-            try:
-                d.message += f"; {follower.cancel()}"
-            except DeployerError as exc:
-                d.message += f"; cancel failed: {exc}"
+        if follower in cancelled:
+            d.message += f"; {cancelled[follower]}"

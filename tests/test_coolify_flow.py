@@ -276,6 +276,38 @@ def test_token_without_deploy_permission(coolify, run):
     assert "deploy" in result.stderr and "Missing required permissions" in result.stderr
 
 
+def test_cancels_at_the_timeout_go_out_at_once_and_wait_for_a_slow_answer(coolify, run, tmp_path):
+    """Coolify takes seconds to answer a cancel (it stops the build container first) and still
+    cancels: two cancels are sent together, each given the time it needs, and both reported done."""
+    apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=60) for i in range(2)]
+    sim = coolify(apps, cancel_seconds=2.5)
+    out = tmp_path / "out"
+    import time
+
+    began = time.monotonic()
+    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "1.5s", "--cancel-on-timeout"),
+                 env={"GITHUB_OUTPUT": str(out)})
+    took = time.monotonic() - began
+    assert result.exit_code == 4, result.output
+    assert took < 1.5 + 2 * 2.5 - 0.5  # together, not one after the other
+    for item in json.loads(outputs_of(out)["result"]):
+        assert "Deployment cancelled successfully." in item["message"] and "cancel failed" not in item["message"]
+    assert all(sim.status_of(d) == "cancelled-by-user" for d in sim.deployments)
+
+
+def test_a_cancel_whose_answer_comes_too_late_is_confirmed_by_its_status(coolify, run, tmp_path, monkeypatch):
+    import deployer.follow
+
+    monkeypatch.setattr(deployer.follow, "CANCEL_GRACE", 0.5)
+    web = app("web", queue_seconds=0.1, build_seconds=60)
+    sim = coolify([web], cancel_seconds=3)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--uuid", web.uuid, "--timeout", "1s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 4, result.output
+    [item] = json.loads(outputs_of(out)["result"])
+    assert "cancelled (its status confirms it)" in item["message"] and "cancel failed" not in item["message"]
+
+
 def test_timeout_without_cancel_leaves_the_deployment_running(coolify, run, tmp_path):
     web = app("web", build_seconds=30)
     sim = coolify([web])

@@ -85,6 +85,7 @@ class CoolifySimulator(SimulatedServer):
         queue_full: int = 0,
         queue_limit: int | None = None,
         retry_after: int = 60,
+        cancel_seconds: float = 0.0,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -99,6 +100,9 @@ class CoolifySimulator(SimulatedServer):
         #: queued before that stays queued (as a real 4.3.10 does).
         self.queue_limit = queue_limit
         self.retry_after = retry_after
+        #: How long a cancel takes to answer: a real one first stops the build container (6-7 s),
+        #: and the deployment is cancelled all the same.
+        self.cancel_seconds = cancel_seconds
         self.deployments: list[SimDeployment] = []
         self.triggers = 0
         self._hits: dict[str, list[float]] = {}
@@ -382,7 +386,8 @@ class CoolifySimulator(SimulatedServer):
         if status not in ("queued", "in_progress"):
             return self._error(request, 400, f"Deployment cannot be cancelled. Current status: {status}")
         d.cancelled_at = self.now()
-        return Reply(200, {"message": "Deployment cancelled successfully.", "deployment_uuid": uuid, "status": "cancelled-by-user"})
+        return Reply(200, {"message": "Deployment cancelled successfully.", "deployment_uuid": uuid, "status": "cancelled-by-user"},
+                     delay=self.cancel_seconds)
 
     def app_deployments(self, request: Request, permissions: Any, uuid: str) -> Reply:
         denied = self._needs(request, permissions, "read")

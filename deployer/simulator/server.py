@@ -38,6 +38,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     content_type: str = "application/json"
+    #: Seconds to wait before answering (outside the server's lock: other requests go on meanwhile).
+    delay: float = 0.0
 
 
 FAULT_KINDS = ("reset", "reset_after", "hang", "5xx", "429", "html", "garbage", "stale", "vanish")
@@ -122,6 +124,8 @@ class SimulatedServer:
                         reply = server.handle(request)
                     finally:
                         server._shift = 0.0
+                if reply.delay:
+                    time.sleep(reply.delay)
                 if fault == "reset_after":
                     self._drop()
                     return
