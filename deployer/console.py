@@ -76,8 +76,15 @@ class ConsoleReporter:
         now = self.clock()
         for d in deployments:
             self._last_said[id(d)] = now
-        self._line(f"Triggered {len(deployments)} deployment(s) on {where}")
+        started = [d for d in deployments if not d.ended]
+        if started:
+            self._line(f"Triggered {len(started)} deployment(s) on {where}")
+        else:
+            self._line(f"Nothing was deployed on {where}")
         for d in deployments:
+            if d.ended:  # refused or unknown at the trigger: not a deployment
+                self._line(f"  {clean(d.label)}: not deployed: {clean(d.message or d.status)}")
+                continue
             ident = f"deployment {d.deployment_id}" if d.deployment_id else d.kind
             extra = f": {clean(d.message)}" if d.message else ""
             self._line(f"  {clean(d.label)}: {d.status} ({ident}){extra}")

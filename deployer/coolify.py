@@ -515,6 +515,9 @@ class CoolifyFollower:
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         raise NotImplementedError
 
+    def confirm_started(self, timeout: float) -> None:
+        pass
+
     def cancel(self, timeout: float) -> str:
         return "Coolify cannot cancel this resource"
 
@@ -569,6 +572,19 @@ class DeploymentFollower(CoolifyFollower):
         if not isinstance(row, dict):
             raise UnexpectedAnswer(f"GET /deployments/{d.deployment_id} answered something that is not an object")
         return self.apply(row, want_logs)
+
+    def confirm_started(self, timeout: float) -> None:
+        """The "already queued" uuid was never saved: name the queued or running deployment instead."""
+        if not self.phantom:
+            return
+        try:
+            self._adopt_from_history(reason=f"Coolify answered '{PHANTOM}'", timeout=timeout)
+            self.phantom = False
+        except ServerError as exc:
+            d = self.deployment
+            d.deployment_id = None
+            d.message = f"Coolify answered '{PHANTOM}' with an id it never saved, and the queued deployment could not be read: {exc}"
+            d.server_problem = False
 
     def apply(self, row: dict[str, Any], want_logs: bool) -> list[str]:
         """Take in a deployment row (from its own GET or the list of active ones)."""

@@ -422,6 +422,9 @@ class DokployFollower:
         self.last_lines = (self.last_lines + fresh)[-3:]
         return fresh
 
+    def confirm_started(self, timeout: float) -> None:
+        pass  # no id until the row exists: none is claimed
+
     def cancel(self, timeout: float) -> str:
         return ("Dokploy cannot cancel a deployment on a self-hosted server (cancelDeployment is cloud-only, "
                 "and killBuild would kill every build on the server): it keeps running")

@@ -88,9 +88,15 @@ class NotFound(ServerError):
     """A resource or deployment the user named does not exist on the server."""
 
 
+class DeployMayHaveStarted(ServerError):
+    """The deploy request went out but its answer was lost or unreadable: the server may have acted
+    on it, so it is never sent again (that could deploy twice)."""
+
+
 class Interrupted(DeployerError):
     """The job was cancelled (SIGTERM or SIGINT): stop, cancel if asked, write what is known."""
 
     def __init__(self, signal_name: str, exit_code: int) -> None:
-        super().__init__(f"stopped by {signal_name}: the CI job was cancelled")
+        super().__init__(f"stopped by {signal_name} (the CI job was cancelled, or Ctrl-C)")
+        self.signal_name = signal_name
         self.exit_code = exit_code

@@ -105,6 +105,10 @@ class Follower(Protocol):
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         """Ask the server once; update `deployment` (status, name, url); return new log lines."""
 
+    def confirm_started(self, timeout: float) -> None:
+        """With --no-wait: make `deployment.deployment_id` name a deployment that exists (Coolify's
+        "already queued" answer carries an id it never saved); a no-op where the id is sure."""
+
     def cancel(self, timeout: float) -> str:
         """Ask the server to cancel the deployment, taking up to `timeout` seconds; return what
         happened, in one line (confirmed by a status read where the answer did not come)."""

@@ -9,7 +9,15 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from deployer.errors import DeployerError, Interrupted
+from deployer.errors import (
+    DeployerError,
+    DeployMayHaveStarted,
+    HTTPStatusError,
+    Interrupted,
+    ServerError,
+    UnexpectedAnswer,
+    Unreachable,
+)
 from deployer.follow import Reporter, cancel_all, follow_all, utc_now
 from deployer.models import (
     CANCELLED,
@@ -106,11 +114,17 @@ def deploy(
         if settings.names:
             ReadRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep).run(provider.resolve_names)
         retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
-        followers = provider.trigger(retry)
+        try:
+            followers = provider.trigger(retry)
+        except ServerError as exc:
+            raise _said_of_a_lost_trigger(exc) from None
         deployments = [f.deployment for f in followers]
         started_at = utc_now()
         for d in deployments:
             d.started_at = started_at
+        if not settings.wait:
+            for follower in followers:
+                follower.confirm_started(settings.request_timeout)
         reporter.triggered(deployments, settings.url)
         if settings.wait:
             follow_all(
@@ -130,7 +144,11 @@ def deploy(
                                                started=started, deadline=deadline, clock=clock, sleep=sleep)
     except Interrupted as exc:
         error = exc
-        _stop_following(followers, settings.cancel_on_timeout, str(exc))
+        if deployments and all(d.ended for d in deployments):
+            # Every deployment had already ended: what the server said of them stands, nothing was cancelled.
+            exc.message = f"stopped by {exc.signal_name} after every deployment had ended; nothing was cancelled"
+        else:
+            _stop_following(followers, settings.cancel_on_timeout, str(exc))
     except DeployerError as exc:
         error = exc
         for d in deployments:
@@ -141,7 +159,8 @@ def deploy(
     duration = max([d.duration for d in deployments if d.duration is not None], default=int(round(clock() - started)))
     return RunResult(
         deployments=deployments,
-        status=overall_status(deployments, settings.wait and error is None, isinstance(error, Interrupted)),
+        status=overall_status(deployments, settings.wait and (error is None or isinstance(error, Interrupted)),
+                              isinstance(error, Interrupted) and not all(d.ended for d in deployments)),
         exit_code=exit_code(deployments, error),
         duration=duration,
         error=str(error) if error else None,
@@ -174,6 +193,18 @@ def _wait_until_healthy(settings: Settings, provider: Provider, deployments: lis
     finally:
         prober.close()
     return [c.deployment for c in checks if c.deployment.kind == "health-check"]
+
+
+def _said_of_a_lost_trigger(exc: ServerError) -> ServerError:
+    """A trigger that failed after the request went out may have started the deploy: say so."""
+    lost = isinstance(exc, Unreachable) and exc.sent
+    odd = isinstance(exc, UnexpectedAnswer) or (isinstance(exc, HTTPStatusError) and exc.status >= 500
+                                                and exc.retry_after is None)
+    if not (lost or odd):
+        return exc
+    return DeployMayHaveStarted(
+        f"{exc.message}: the deploy request was sent, so the deploy may have started; it was not sent again, "
+        "which could deploy twice", hint="look at the resource's deployments in the dashboard before deploying again")
 
 
 def deployment_status(settings: Settings, deployment_id: str) -> Deployment:

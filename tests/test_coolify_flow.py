@@ -408,6 +408,26 @@ def test_a_queue_still_full_at_the_deadline_reports_what_started(coolify, run, t
     assert len(sim.deployments) == 1
 
 
+def test_no_wait_on_an_already_queued_app_outputs_the_deployment_that_exists(coolify, run, tmp_path):
+    """Coolify's "already queued" answer carries a uuid it never saved: the output names the real one."""
+    web = app("web", build_seconds=30)
+    sim = coolify([web])
+    queued = sim._create(web, 0, None, False)
+    out = tmp_path / "out"
+    result = run(*args(sim, "--uuid", web.uuid, "--no-wait"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 0, result.output
+    assert PHANTOM in result.stdout
+    assert outputs_of(out)["deployment-id"] == queued.uuid
+    assert len(sim.deployments) == 1
+
+
+def test_a_trigger_for_ids_that_do_not_exist_does_not_say_triggered(coolify, run):
+    sim = coolify([app("web")])
+    result = run(*args(sim, "--uuid", "doesnotexist00000000000"))
+    assert result.exit_code == 3
+    assert "Triggered" not in result.stdout + result.stderr
+
+
 def test_bad_token_is_exit_3_and_never_printed(coolify, run, tmp_path):
     sim = coolify([app("web")])
     secret = "s3cr3t-t0ken-value"

@@ -146,6 +146,14 @@ def test_unknown_id_is_not_found_and_nothing_is_deployed(dokploy, run):
     assert by_id["nope"]["status"] == "failed" and "Application not found" in by_id["nope"]["message"]
     assert by_id[web.id]["status"] == "finished"
     assert sim.deploy_calls == 1
+    assert "Triggered 1 deployment(s)" in result.stderr and "nope: not deployed: Dokploy has no application" in result.stderr
+
+
+def test_a_trigger_for_an_id_that_does_not_exist_does_not_say_triggered(dokploy, run):
+    sim = dokploy([app("web")])
+    result = run(*args(sim, "--application-id", "nope"))
+    assert result.exit_code == 3
+    assert "Triggered" not in result.stdout and "Nothing was deployed" in result.stdout
 
 
 def test_row_rotated_away_is_reported_not_guessed(dokploy, run):

@@ -268,3 +268,38 @@ def test_every_option_empty_or_blank_is_exit_2(run, option, value):
     result = run(*argv, env=env)
     assert result.exit_code == 2, (option, result.output)
     assert result.stderr.startswith("deployer: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- words that match what is known -----------------------------------------------------------------
+
+def test_a_trigger_whose_answer_was_lost_says_the_deploy_may_have_started(coolify, run):
+    web = SimResource("web", queue_seconds=0.1, build_seconds=0.3)
+    faults = Faults(seed=1, rate=1.0, kinds=("reset_after",))
+    sim = coolify([web], faults=faults)
+    faults.pick = lambda request, _pick=faults.pick: _pick(request) if request.path == "/api/v1/deploy" else None  # type: ignore[method-assign]
+    result = run(*args(sim, "--uuid", web.uuid))
+    assert result.exit_code == 3
+    assert "may have started" in result.stderr and "not sent again" in result.stderr
+    assert "Traceback" not in result.stderr and sim.triggers == 1
+
+
+def test_ctrl_c_after_the_deployment_finished_does_not_call_it_cancelled(coolify, httpserver, tmp_path):
+    """Interrupted during the health check, after Coolify said finished: the outcome stands."""
+    web = SimResource("web", queue_seconds=0.1, build_seconds=0.3)
+    sim = coolify([web])
+    httpserver.expect_request("/never-healthy").respond_with_data("starting", status=503)
+    out = tmp_path / "out"
+    env = {**os.environ, "GITHUB_OUTPUT": str(out), "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "deployer", *args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/never-healthy"))]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 15
+    while not httpserver.log:
+        assert time.monotonic() < deadline and process.poll() is None, "the health check never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 130, stderr
+    assert "after every deployment had ended; nothing was cancelled" in stderr
+    outputs = parse_github_file(out.read_text())
+    assert outputs["status"] == "finished"
+    assert "cancelled" not in stdout.replace("nothing was cancelled", "")
