@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import click
 
@@ -114,7 +114,10 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        return _fail(exc, redact)
+        code = _fail(exc, redact)
+        dotenv = str(options.get("dotenv") or env.get("DEPLOYER_DOTENV") or "").strip() or None
+        return _write_sinks(Outcome("failed", 0, [], str(exc), code), env, dotenv, redact, ci_outputs=ci_outputs,
+                            json_out=wants_json, say=lambda text: _fail(DeployerError(text), redact))
     redact.add(settings.token)
     if settings.github_token:
         redact.add(settings.github_token)
@@ -125,13 +128,6 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
         return 0
 
     from deployer.console import make_reporter
-    from deployer.outputs import (
-        json_document,
-        step_outputs,
-        write_dotenv,
-        write_github_output,
-        write_step_summary,
-    )
     from deployer.runner import deploy as run
 
     reporter = make_reporter(sys.stderr if wants_json else sys.stdout, redact, env, tokens)
@@ -144,40 +140,76 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     with _stop_on_signals():
         result = run(settings, reporter)
     if github is not None:
+        from deployer.console import clean
         from deployer.github_deployments import environment_url, final_state
 
         failed = next((d for d in result.deployments if d.status != "finished" and d.message), None)
         said = f"{result.status} after {result.duration}s" + (f": {failed.label}: {failed.message}" if failed else "")
-        github.status(final_state(result.status, result.exit_code), redact(said), environment_url(settings.health_urls))
+        github.status(final_state(result.status, result.exit_code), redact(clean(said)), environment_url(settings.health_urls))
         github.close()
     if result.error:
         reporter.error(result.error)
     if result.deployments:
         reporter.summary(result.status, result.duration, result.deployments)
-    outputs = step_outputs(result.status, result.duration, result.deployments)
-    outputs = {key: redact(value) for key, value in outputs.items()}
-    try:
-        if ci_outputs and env.get("GITHUB_OUTPUT"):
-            write_github_output(env["GITHUB_OUTPUT"], outputs)
-        if settings.dotenv:
-            write_dotenv(settings.dotenv, outputs)
-        if ci_outputs and env.get("GITHUB_STEP_SUMMARY"):
-            from deployer.platforms import summary_markdown
-
-            markdown = summary_markdown(result.status, result.duration, result.deployments)
-            write_step_summary(env["GITHUB_STEP_SUMMARY"], redact(markdown))
-    except OSError as exc:
-        reporter.error(f"cannot write the step outputs: {exc}")
-        return result.exit_code or 2
-    if settings.output == "json":
-        document = json_document(outputs, result.deployments, result.error)
-        click.echo(redact(json.dumps(document, indent=2, ensure_ascii=False)))
-    if result.exit_code >= 128:
+    outcome = Outcome(result.status, result.duration, result.deployments, result.error, result.exit_code)
+    code = _write_sinks(outcome, env, settings.dotenv, redact, ci_outputs=ci_outputs,
+                        json_out=settings.output == "json", say=reporter.error)
+    if code >= 128:
         # Interrupted: the outputs are written; leave now rather than wait for a check in flight.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(result.exit_code)
-    return result.exit_code
+        os._exit(code)
+    return code
+
+
+class Outcome(NamedTuple):
+    """What a run ends with, for the sinks: every exit has one, bad input included."""
+
+    status: str
+    duration: int
+    deployments: list[Any]
+    error: str | None
+    exit_code: int
+
+
+def _write_sinks(outcome: Outcome, env: dict[str, str], dotenv: str | None, redact: Redactor, *, ci_outputs: bool,
+                 json_out: bool, say: Any) -> int:
+    """Write each sink on its own (one failing loses none of the others), redaction last in each;
+    name each file that could not be written. Exit 5 when the deployments finished but a sink failed."""
+    from deployer.outputs import (
+        dotenv_text,
+        github_output_text,
+        json_document,
+        step_outputs,
+    )
+
+    outputs = step_outputs(outcome.status, outcome.duration, outcome.deployments)
+    unwritten: list[str] = []
+
+    def write(what: str, path: str, text: str, mode: str) -> None:
+        try:
+            with open(path, mode, encoding="utf-8", newline="\n") as handle:
+                handle.write(redact(text))
+        except OSError as exc:
+            unwritten.append(f"{what} to {path} ({exc.strerror or type(exc).__name__})")
+
+    if ci_outputs and env.get("GITHUB_OUTPUT"):
+        write("the step outputs", env["GITHUB_OUTPUT"], github_output_text(outputs), "a")
+    if dotenv:
+        write("the dotenv outputs", dotenv, dotenv_text(outputs), "w")
+    if ci_outputs and env.get("GITHUB_STEP_SUMMARY"):
+        from deployer.platforms import summary_markdown
+
+        markdown = summary_markdown(outcome.status, outcome.duration, outcome.deployments, error=outcome.error)
+        write("the job summary", env["GITHUB_STEP_SUMMARY"], markdown, "a")
+    code = outcome.exit_code
+    if unwritten:
+        say(f"could not write {'; '.join(unwritten)}; the deploy itself: {outcome.status}")
+        code = code or 5
+    if json_out:
+        document = json_document(outputs, outcome.deployments, outcome.error, code)
+        click.echo(redact(json.dumps(document, indent=2, ensure_ascii=False)))
+    return code
 
 
 def _github_deployment(settings: Any, env: dict[str, str], reporter: Any) -> Any:

@@ -8,20 +8,16 @@ A terminal gets `TerminalReporter`: the same lines, plus a live block of one lin
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from typing import Callable, Mapping, TextIO
 
 from deployer.models import Deployment
+from deployer.safe_text import one_line
 
 HEARTBEAT_SECONDS = 60.0
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def clean(text: str) -> str:
-    """Untrusted text without escape sequences or control characters (tabs kept)."""
-    return _CONTROL.sub("", text)
+#: Server text made harmless: one line, no escapes or controls, no workflow command (deployer.safe_text).
+clean = one_line
 
 
 def seconds_text(elapsed: float) -> str:
@@ -46,8 +42,8 @@ class ConsoleReporter:
     # -- the two kinds of output -----------------------------------------------------------------
 
     def _line(self, text: str, stream: TextIO | None = None) -> None:
-        """One line of ours, which may carry server text (names, messages)."""
-        self._write(self.redact(text), stream or self.out)
+        """One line of ours, which may carry server text (names, messages, links): neutralised whole."""
+        self._write(self.redact(one_line(text)), stream or self.out)
 
     def _write(self, text: str, stream: TextIO) -> None:
         stream.write(text + "\n")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from typing import Any
+import threading
+import zlib
+from typing import Any, Callable
 
 import httpx
 
@@ -19,6 +21,12 @@ from deployer.errors import (
 )
 
 USER_AGENT = f"deployer/{__version__}"
+#: The most any answer may hold, decompressed: JSON answers are small, and a Coolify deployment
+#: row with a 10,000-line build log is about 2 MB.
+MAX_ANSWER_BYTES = 16 * 1_048_576
+#: How much longer than its time limit a request's thread is waited for before it is abandoned.
+GRACE_SECONDS = 0.5
+_Answer = tuple[int, httpx.Headers, bytearray]
 _HTML_START = re.compile(rb"\s*<")
 
 
@@ -55,8 +63,10 @@ class ApiClient:
         timeout: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+            # Only encodings deployer undoes itself, under its size cap (see _Decoder).
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate", **headers},
             verify=verify,
             timeout=timeout,
             follow_redirects=False,
@@ -80,14 +90,16 @@ class ApiClient:
     ) -> Any:
         """Send one request; return the decoded JSON body (None for an empty one).
 
-        With `max_bytes`, an answer past that size is abandoned (AnswerTooLarge) instead of held.
+        The whole request, answer included, takes at most `timeout` seconds (a server that trickles
+        one byte a second cannot hold it longer), and an answer past `max_bytes` after decompression
+        (default MAX_ANSWER_BYTES) is abandoned (AnswerTooLarge) instead of held.
         """
         url = self.url(path)
-        extra: dict[str, Any] = {}
-        if timeout is not None:
-            extra["timeout"] = timeout
+        limit = self.timeout if timeout is None else timeout
+        cap = MAX_ANSWER_BYTES if max_bytes is None else max_bytes
         try:
-            status, headers, content = self._send(method, url, params, json_body, extra, max_bytes)
+            status, headers, content = self._within(limit, url, lambda cancelled: self._send(
+                method, url, params, json_body, limit, cap, cancelled))
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
@@ -106,23 +118,61 @@ class ApiClient:
         except httpx.TransportError as exc:
             # A reset or a broken answer: the request may have been acted on (sent stays True).
             raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}") from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise UnexpectedAnswer(f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids") from None
+        except (httpx.HTTPError, httpx.StreamError) as exc:  # decoding and protocol errors
+            raise UnexpectedAnswer(f"{method} {url} answered something unreadable: {exc or type(exc).__name__}") from None
+        except MemoryError:
+            raise AnswerTooLarge(f"{method} {url} answered more than this machine could hold") from None
         return self._decode(method, url, status, headers, content)
 
-    def _send(self, method: str, url: str, params: Any, json_body: Any, extra: dict[str, Any],
-              max_bytes: int | None) -> tuple[int, httpx.Headers, bytearray]:
-        """Send, read the answer's bytes, and let the response go at once.
+    def _within(self, seconds: float, url: str, send: Callable[[threading.Event], _Answer]) -> _Answer:
+        """Run `send` in a thread and give it `seconds` in all: httpx's time-outs count each read on
+        its own, so a server that sends one byte a second would otherwise hold a request forever."""
+        cancelled = threading.Event()
+        box: list[Any] = []
+
+        def work() -> None:
+            try:
+                box.append((True, send(cancelled)))
+            except BaseException as exc:  # handed to the caller's thread
+                box.append((False, exc))
+
+        worker = threading.Thread(target=work, name="deployer-request", daemon=True)
+        worker.start()
+        worker.join(seconds + GRACE_SECONDS)
+        if not box:
+            cancelled.set()  # the worker drops the connection at its next byte
+            raise Unreachable(f"no complete answer from {url} within {seconds:.0f}s (the server is slow or "
+                              "trickling its answer)", hint="the server may be overloaded or a proxy may hold the request")
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def _send(self, method: str, url: str, params: Any, json_body: Any, timeout: float, max_bytes: int,
+              cancelled: threading.Event) -> _Answer:
+        """Send, read the answer's bytes (decompressing them here, under the cap), and let the
+        response go at once.
 
         httpx's Response and its stream refer to each other, so a read Response lives until the
         cycle collector runs: with large build logs that held tens of MB. Only the bytes leave here.
         """
-        request = self._client.build_request(method, url, params=params, json=json_body, **extra)
+        request = self._client.build_request(method, url, params=params, json=json_body, timeout=timeout)
         response = self._client.send(request, stream=True)
         try:
+            decoder = _Decoder(response.headers.get("content-encoding", ""), method, url)
             content = bytearray()  # grown in place: no second copy of a large answer
-            for chunk in response.iter_bytes():
-                content += chunk
-                if max_bytes is not None and len(content) > max_bytes:
-                    raise AnswerTooLarge(f"{method} {url} answered more than {max_bytes // 1_000_000} MB")
+            for chunk in response.iter_raw():
+                if cancelled.is_set():
+                    break
+                for piece in decoder.feed(chunk, max_bytes - len(content) + 1):
+                    content += piece
+                    if len(content) > max_bytes:
+                        raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
+            content += decoder.flush(max_bytes - len(content) + 1)
+            if len(content) > max_bytes:
+                raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
             return response.status_code, response.headers, content
         finally:
             response.close()
@@ -139,6 +189,8 @@ class ApiClient:
         if content and not content.isspace():
             try:
                 body = json.loads(content)
+            except RecursionError:
+                raise UnexpectedAnswer(f"{method} {url} answered JSON nested too deeply to read") from None
             except ValueError:
                 if status >= 400:
                     body = None  # an error page: reported by its status below
@@ -152,7 +204,7 @@ class ApiClient:
         if status >= 400:
             server_message = ""
             if isinstance(body, dict):
-                server_message = str(body.get("message") or "")
+                server_message = str(body.get("message") or "")[:500]
             elif isinstance(body, str):
                 server_message = body[:200]
             page = " with an HTML page" if body is None and html else ""
@@ -164,3 +216,48 @@ class ApiClient:
                 server_time=_server_time(headers),
             )
         return body
+
+
+def _size(count: int) -> str:
+    return f"{count / 1_048_576:g} MiB" if count >= 1_048_576 else f"{count} bytes"
+
+
+class _Decoder:
+    """Content-Encoding undone here, in bounded steps: a gzip bomb cannot inflate past the cap."""
+
+    def __init__(self, encoding: str, method: str, url: str) -> None:
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        self.where = f"{method} {url}"
+        self.stages: list[Any] = []
+        for name in names:
+            if name in ("gzip", "x-gzip"):
+                self.stages.append(zlib.decompressobj(zlib.MAX_WBITS | 16))
+            elif name == "deflate":
+                self.stages.append(zlib.decompressobj())
+            else:
+                raise UnexpectedAnswer(f"{self.where} answered with Content-Encoding {name!r}, which deployer does not read",
+                                       hint="a proxy may be compressing the API's answers")
+        self.stages.reverse()  # the last encoding applied is undone first
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """The decoded bytes of `data`, at most about `room` of them (more is never needed)."""
+        pieces = [data]
+        for stage in self.stages:
+            out = []
+            for piece in pieces:
+                out.append(self._inflate(stage, piece, room))
+            pieces = out
+        return pieces
+
+    def flush(self, room: int) -> bytes:
+        return b"".join(self.feed(b"", room)) if self.stages else b""
+
+    def _inflate(self, stage: Any, data: bytes, room: int) -> bytes:
+        try:
+            out = bytes(stage.decompress(data, max(1, room)))
+        except zlib.error:
+            raise UnexpectedAnswer(f"{self.where} answered a body that does not decode as its Content-Encoding "
+                                   "header says", hint="a proxy may be mislabelling the API's answers") from None
+        if stage.unconsumed_tail:  # it inflates past the room left: too large, whatever follows
+            raise AnswerTooLarge(f"{self.where} answered more than deployer reads (it inflates past the limit)")
+        return out

@@ -67,16 +67,22 @@ class Deployment:
         return self.name or self.resource
 
     def as_result(self) -> dict[str, object]:
+        """The entry of the `result` output; every text in it neutralised (it may come from the server)."""
+        from deployer.safe_text import one_line
+
+        def text(value: str | None) -> str | None:
+            return None if value is None else one_line(value)
+
         return {
             "provider": self.provider,
-            "resource": self.resource,
+            "resource": one_line(self.resource),
             "kind": self.kind,
-            "deployment_id": self.deployment_id,
+            "deployment_id": text(self.deployment_id),
             "status": self.status,
-            "url": self.url,
-            "message": self.message,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
+            "url": text(self.url),
+            "message": one_line(self.message),
+            "started_at": text(self.started_at),
+            "finished_at": text(self.finished_at),
             "duration": self.duration,
         }
 

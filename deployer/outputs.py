@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from deployer.models import Deployment
+from deployer.safe_text import one_line
 
 DOTENV_KEYS = {
     "status": "DEPLOY_STATUS",
@@ -19,8 +20,8 @@ DOTENV_KEYS = {
 
 def step_outputs(status: str, duration: int, deployments: list[Deployment]) -> dict[str, str]:
     """The outputs of CONTRACT.md, as the strings a later step reads."""
-    ids = [d.deployment_id for d in deployments if d.deployment_id]
-    first_url = next((d.url for d in deployments if d.url), None)
+    ids = [one_line(d.deployment_id) for d in deployments if d.deployment_id]
+    first_url = next((one_line(d.url) for d in deployments if d.url), None)
     return {
         "status": status,
         "deployment-id": ids[0] if ids else "",
@@ -43,9 +44,6 @@ def github_output_text(outputs: dict[str, str]) -> str:
     return "".join(chunks)
 
 
-def write_github_output(path: str, outputs: dict[str, str]) -> None:
-    with open(path, "a", encoding="utf-8", newline="\n") as handle:
-        handle.write(github_output_text(outputs))
 
 
 DOTENV_LIMIT = 5000  # GitLab refuses a dotenv report of 5 KB or more
@@ -68,22 +66,18 @@ def dotenv_text(outputs: dict[str, str]) -> str:
     return "".join(f"{key}={values[key]}\n" for key in DOTENV_KEYS.values())
 
 
-def write_dotenv(path: str, outputs: dict[str, str]) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(dotenv_text(outputs))
 
 
-def write_step_summary(path: str, markdown: str) -> None:
-    """Append the job summary (deployer.platforms.summary_markdown keeps it under GitHub's 1 MiB)."""
-    with open(path, "a", encoding="utf-8", newline="\n") as handle:
-        handle.write(markdown)
 
 
-def json_document(outputs: dict[str, str], deployments: list[Deployment], error: str | None) -> dict[str, Any]:
-    """The `--output json` document: every output as a field, `result` as a real array."""
+def json_document(outputs: dict[str, str], deployments: list[Deployment], error: str | None,
+                  exit_code: int = 0) -> dict[str, Any]:
+    """The `--output json` document: every output as a field, `result` as a real array, the exit
+    code, and an `error` object when the run failed for a reason of its own."""
     document: dict[str, Any] = {key: value for key, value in outputs.items() if key != "result"}
     document["duration"] = int(outputs["duration"])
     document["result"] = [d.as_result() for d in deployments]
+    document["exit_code"] = exit_code
     if error:
-        document["error"] = error
+        document["error"] = {"message": one_line(error), "exit_code": exit_code}
     return document

@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets as random_tokens
 import time
 from typing import Callable, TextIO
-from urllib.parse import quote, quote_plus
 
 from deployer.console import ConsoleReporter, clean, seconds_text
 from deployer.models import ENDED, FINISHED, Deployment
+from deployer.redact import secret_forms
 
 ANNOTATION_LINES = 20
 ANNOTATION_LIMIT = 4000
@@ -45,7 +45,7 @@ class GitHubReporter(ConsoleReporter):
         self.out.flush()
 
     def _line(self, text: str, stream: TextIO | None = None) -> None:
-        text = self.redact(text)
+        text = self.redact(clean(text))
         stream = stream or self.out
         if text.lstrip().startswith("::"):
             token = random_tokens.token_hex(16)  # server text that looks like a command: fence it
@@ -54,8 +54,10 @@ class GitHubReporter(ConsoleReporter):
 
     def start(self) -> None:
         for secret in self.secrets:
-            for form in dict.fromkeys((secret, quote(secret, safe=""), quote_plus(secret))):
-                self._command(f"::add-mask::{form}")
+            for form in sorted(secret_forms(secret.strip()), key=len, reverse=True):
+                for line in form.splitlines():  # a mask command is one line: each line its own
+                    if line.strip():
+                        self._command(f"::add-mask::{line.strip()}")
 
     def _open_log(self, deployment: Deployment, title: str) -> None:
         if self._group_for is deployment:
@@ -119,15 +121,20 @@ class GitLabReporter(ConsoleReporter):
             self._section_for = None
 
 
-def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000) -> str:
+def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000,
+                     error: str | None = None) -> str:
     """The job summary: one row per resource, failed ones' last log lines folded; under `limit` bytes."""
     icon = {"finished": "✅", "failed": "❌", "cancelled": "⚪", "timeout": "⌛", "queued": "🕓", "in_progress": "🔄"}
 
     def cell(text: str) -> str:
         return clean(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")[:300]
 
-    lines = [f"### Deploy {icon.get(status, '')} {status} in {seconds_text(duration)}", "",
-             "| Resource | Status | Duration | Deployment | Message |", "|---|---|---|---|---|"]
+    lines = [f"### Deploy {icon.get(status, '')} {status} in {seconds_text(duration)}", ""]
+    if error:
+        lines += [f"**Error:** {cell(error)}", ""]
+    if not deployments:
+        return "\n".join(lines) + "\n"
+    lines += ["| Resource | Status | Duration | Deployment | Message |", "|---|---|---|---|---|"]
     for d in deployments:
         took = seconds_text(d.duration) if d.duration is not None else "-"
         link = f"[{cell(d.deployment_id or 'open')}]({cell(d.url)})" if d.url else cell(d.deployment_id or "-")

@@ -30,6 +30,7 @@ _SEPARATORS = re.compile(r"[,\s]+")
 _NAME_SEPARATORS = re.compile(r"[,\n]+")
 _ID = re.compile(r"^[A-Za-z0-9_.:-]+$")
 MAX_TIMEOUT = 24 * 3600.0
+MAX_ID = 200
 
 
 @dataclass
@@ -125,7 +126,9 @@ def split_ids(values: list[str], option: str) -> list[str]:
         for item in _SEPARATORS.split(value.strip()):
             if not item:
                 continue
-            if not _ID.match(item):
+            if len(item) > MAX_ID or not _ID.match(item):
+                if len(item) > MAX_ID:
+                    raise InputError(f"{option}: an id of {len(item)} characters is not an id (at most {MAX_ID})")
                 raise InputError(f"{option}: {item!r} is not a valid id; ids are letters, digits, '-', '_', '.' or ':'")
             if item not in ids:
                 ids.append(item)
@@ -133,9 +136,23 @@ def split_ids(values: list[str], option: str) -> list[str]:
 
 
 def normalize_url(value: str, option: str = "--url") -> str:
-    """The instance's base URL; a trailing `/`, `/api` or `/api/v1` is tolerated and dropped."""
+    """The instance's base URL; a trailing `/`, `/api` or `/api/v1` is tolerated and dropped.
+    A `user:password@` part is refused, never echoed: deployer sends the token, never a password."""
     text = value.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        userinfo = "@" in parts.netloc
+        _ = parts.hostname, parts.port  # raise on a malformed host ([::1) or port
+    except ValueError:
+        if "@" in text:
+            raise InputError(f"{option}: the URL is malformed and has a user:password@ part; give the instance's base URL, "
+                             "without credentials") from None
+        raise InputError(f"{option}: {value!r} is not a URL (malformed host or port); use e.g. https://coolify.example.com") from None
+    if userinfo:
+        raise InputError(f"{option}: remove the user:password@ part of the URL ({parts.scheme}://***@{parts.hostname}); "
+                         "deployer authenticates with the token and never sends a password")
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in text):
+        raise InputError(f"{option}: the URL has a space or control character in it; give the instance's base URL")
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in text:
         raise InputError(f"{option}: {value!r} is not a URL; use e.g. https://coolify.example.com")
     if parts.query or parts.fragment:
@@ -185,6 +202,16 @@ def _text(value: Any, where: str) -> str:
     text = str(value).strip()
     if not text:
         raise InputError(f"{where}: must not be empty")
+    return text
+
+
+def secret_text(value: Any, where: str) -> str:
+    """A token: surrounding white space (a trailing newline from a file) trimmed; one inside, or a
+    character an HTTP header cannot carry, is refused. The value is never shown."""
+    text = _text(value, where)
+    if any(not 0x21 <= ord(ch) <= 0x7e for ch in text):
+        raise InputError(f"{where}: the token has a line break, space, control or non-ASCII character inside "
+                         "(a token is one line of printable ASCII); check how the secret was stored (the value is not shown)")
     return text
 
 
@@ -264,7 +291,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
     token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
     url = opt("url", lambda v, w: normalize_url(str(v), w), None, env_names=url_env)
-    token = opt("token", _text, None, env_names=token_env)
+    token = opt("token", secret_text, None, env_names=token_env)
     if url is None:
         raise InputError(f"no {provider} URL: pass --url or set {url_env[0]}")
     if token is None:
@@ -297,7 +324,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         environment=environment,
         health_urls=opt("health_url", health_urls, []),
         wait_healthy=opt("wait_healthy", flag, False),
-        github_token=opt("github_token", _text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
+        github_token=opt("github_token", secret_text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
         github_environment=opt("github_environment", _text, None),
         dry_run=opt("dry_run", flag, False),
         config=None if config_path is None else str(config_path).strip(),
