@@ -51,7 +51,7 @@ class ConsoleReporter:
 
     def _log_lines(self, deployment: Deployment, lines: list[str]) -> None:
         """Lines of a build log: untrusted. The CI dialects fence them (see deployer.platforms)."""
-        prefix = f"[{deployment.label}] " if self.prefix_logs else "  "
+        prefix = f"[{clean(deployment.label)}] " if self.prefix_logs else "  "
         for line in lines:
             self._write(self.redact(prefix + clean(line)), self.out)
 

@@ -14,7 +14,7 @@ from typing import Callable, TextIO
 
 from deployer.console import ConsoleReporter, clean, seconds_text
 from deployer.models import ENDED, FINISHED, Deployment
-from deployer.redact import secret_forms
+from deployer.redact import mask_values
 
 ANNOTATION_LINES = 20
 ANNOTATION_LIMIT = 4000
@@ -54,10 +54,9 @@ class GitHubReporter(ConsoleReporter):
 
     def start(self) -> None:
         for secret in self.secrets:
-            for form in sorted(secret_forms(secret.strip()), key=len, reverse=True):
-                for line in form.splitlines():  # a mask command is one line: each line its own
-                    if line.strip():
-                        self._command(f"::add-mask::{line.strip()}")
+            # The runner masks the encoded forms (base64, URL, JSON) of each value itself.
+            for form in mask_values(secret):
+                self._command(f"::add-mask::{form}")
 
     def _open_log(self, deployment: Deployment, title: str) -> None:
         if self._group_for is deployment:

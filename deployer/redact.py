@@ -12,15 +12,26 @@ MASK = "***"
 MIN_SECRET = 6
 
 
+def secret_parts(secret: str) -> list[str]:
+    """The token, and a Coolify token's secret after its `|`: each worth hiding on its own."""
+    parts = [secret]
+    if "|" in secret and len(secret.split("|", 1)[1]) >= MIN_SECRET:
+        parts.append(secret.split("|", 1)[1])
+    return parts
+
+
+def mask_values(secret: str) -> list[str]:
+    """What to hand GitHub's `::add-mask::`, one line each (a value with a line break inside would
+    leave its other lines unmasked): the token and its secret part."""
+    return list(dict.fromkeys(line.strip() for part in secret_parts(secret.strip())
+                              for line in part.splitlines() if len(line.strip()) >= 3))
+
+
 def secret_forms(secret: str) -> set[str]:
     """Every form in which `secret` could be written out: raw, its part after `|` (a Coolify
     token is `id|secret`), URL-encoded (either case of hex), JSON-, Markdown- or shell-escaped,
     and base64 at each of the three alignments (as the GitHub runner masks them)."""
-    parts = {secret}
-    if "|" in secret:
-        tail = secret.split("|", 1)[1]
-        if len(tail) >= MIN_SECRET:
-            parts.add(tail)
+    parts = secret_parts(secret)
     forms: set[str] = set()
     for part in parts:
         for form in (part, quote(part, safe=""), quote_plus(part), json.dumps(part)[1:-1],

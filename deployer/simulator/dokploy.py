@@ -39,6 +39,7 @@ class SimTarget:
     previous: int = 0  # finished deployments that exist before the test starts
     project: str = "acme"
     environment: str = "production"
+    error_message: str | None = None  # the row's errorMessage when a deploy fails (null on a build failure)
 
 
 @dataclass
@@ -73,6 +74,7 @@ class DokploySimulator(SimulatedServer):
         queue_delay: float = 0.3,
         speed: float = 1.0,
         old_version: bool = False,
+        key_budget: int | None = None,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -83,6 +85,9 @@ class DokploySimulator(SimulatedServer):
         self.keys = dict(keys or {"dokploy-key": None})
         self.queue_delay = queue_delay
         self.old_version = old_version
+        #: A key created through the API keeps a rate limit of its own: past this many requests,
+        #: every call is 401 Unauthorized, like a wrong key.
+        self.key_budget = key_budget
         self.jobs: list[SimJob] = []
         for target in targets:
             for i in range(target.previous):
@@ -167,7 +172,8 @@ class DokploySimulator(SimulatedServer):
             "createdAt": self.stamp(job.start + ROW_LAG),
             "startedAt": self.stamp(job.start + ROW_LAG),
             "finishedAt": self.stamp(ended_at) if status != "running" else None,
-            "errorMessage": None,  # stays null on a normal build failure: the reason is in the log
+            # Stays null on a normal build failure (the reason is in the log); some failures set it.
+            "errorMessage": job.target.error_message if status == "error" else None,
             "isPreviewDeployment": False,
             "serverId": None,
         }
@@ -196,6 +202,10 @@ class DokploySimulator(SimulatedServer):
         if not request.path.startswith("/api/"):
             return Reply(404, raw=NOT_FOUND_PAGE, content_type="text/html; charset=utf-8")
         key = request.headers.get("x-api-key", "")
+        if self.key_budget is not None and key in self.keys:
+            self.key_budget -= 1
+            if self.key_budget < 0:
+                return Reply(401, {"message": "Unauthorized"}, content_type="application/json; charset=utf-8")
         if key not in self.keys:
             return Reply(401, {"message": "Unauthorized"}, content_type="application/json; charset=utf-8")
         procedure = request.path[len("/api/"):]
