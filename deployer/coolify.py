@@ -311,7 +311,7 @@ class CoolifyProvider:
                                    f"resource(s) were started and are followed; {len(pending.uuids)} got nothing "
                                    "and will be sent again")
                 if not pending.uuids and not pending.tags:
-                    return None
+                    return _ALL_STARTED
                 raise
 
         try:
@@ -320,7 +320,7 @@ class CoolifyProvider:
             if exc.status != 429 or not started:
                 raise self._trigger_error(exc) from None
             return started + [self._not_deployed(uuid, exc) for uuid in pending.uuids]
-        if answer is None:
+        if answer is _ALL_STARTED:
             return started
         if not isinstance(answer, dict):
             raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered {type(answer).__name__}, not an object")
@@ -731,6 +731,8 @@ class _Pending:
         return not self.tags and len(self.uuids) == 1
 
 
+#: What a re-sent trigger stands for when the first request had already started everything.
+_ALL_STARTED = object()
 #: Coolify's times are whole seconds: a row created by our request is at most this much older
 #: than the moment the request was sent (by the server's Date header, else this machine's clock).
 CLOCK_SLACK = 2.0

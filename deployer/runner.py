@@ -88,6 +88,8 @@ def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int
         return error.exit_code
     if any(d.status in (FAILED, CANCELLED, UNKNOWN) and not d.server_problem for d in deployments):
         return 1
+    if not deployments and error is None:
+        return 1  # nothing was deployed: never a success
     if error is not None:
         return error.exit_code
     if any(d.server_problem for d in deployments):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import os
 import re
@@ -310,3 +309,81 @@ def test_bad_input_still_writes_the_outputs_and_one_json_document(run, tmp_path)
     document = json.loads(result.stdout)
     assert document["status"] == "failed" and document["error"]["exit_code"] == 2 and "nothing to deploy" in document["error"]["message"]
     assert parse_github_file((tmp_path / "output").read_text())["status"] == "failed"
+
+
+# -- any server answer: one line, a documented exit code, and never a false success ----------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_STATUSES = ["queued", "in_progress", "finished", "failed", "cancelled-by-user", "", "FINISHED", None, 3]
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                            lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+                            max_leaves=8)
+
+
+@st.composite
+def _answers(draw, kind: str) -> bytes:
+    """One HTTP answer a server (or something in front of it) might give."""
+    status = draw(st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 405, 422, 429, 500, 502, 503]))
+    if kind == "trigger":
+        item = {"message": draw(st.text(max_size=30)), "resource_uuid": draw(st.sampled_from(["a1", "zz", ""]))}
+        if draw(st.booleans()):
+            item["deployment_uuid"] = draw(st.sampled_from(["d1", "d2", "", None]))
+        good = {"deployments": [item]} if draw(st.booleans()) else {"message": [item["message"]], "details": [item]}
+    else:
+        good = {"deployment_uuid": "d1", "status": draw(st.sampled_from(_STATUSES))}
+        if draw(st.booleans()):
+            good["logs"] = draw(st.sampled_from(['[{"output":"x","type":"stdout"}]', "[", "null", '{"a":1}']))
+    body = draw(st.one_of(st.just(json.dumps(good).encode()), _json_values.map(lambda v: json.dumps(v).encode()),
+                          st.binary(max_size=40), st.just(b"[" * 5000), st.just(json.dumps(good).encode()[:-2]),
+                          st.just(b"<html>proxy</html>"), st.just(b"")))
+    headers = {}
+    if draw(st.booleans()):
+        headers["Content-Encoding"] = draw(st.sampled_from(["gzip", "deflate", "br", "identity"]))
+    if status in (429, 503) and draw(st.booleans()):
+        headers["Retry-After"] = draw(st.sampled_from(["0", "1", "-5", "soon", "99999999999"]))
+    if 300 <= status < 400:
+        headers["Location"] = "http://elsewhere.invalid/"
+    content_type = draw(st.sampled_from(["application/json", "text/html", "application/json; charset=utf-8", ""]))
+    if draw(st.integers(0, 9)) == 0:
+        return response(status, body, headers, content_type)[: draw(st.integers(0, 40))]  # cut off
+    return response(status, body, headers, content_type)
+
+
+def _said_finished(answer: bytes) -> bool:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200") or b"Content-Encoding: gzip" in head or b"Content-Encoding: deflate" in head \
+            or b"Content-Encoding: br" in head:
+        return False
+    try:
+        return json.loads(body).get("status") == "finished"
+    except (ValueError, AttributeError, RecursionError):
+        return False
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(trigger=_answers("trigger"), polls=st.lists(_answers("poll"), min_size=1, max_size=4))
+def test_any_server_answer_ends_in_one_line_and_exit_0_only_when_it_said_finished(trigger, polls):
+    from click.testing import CliRunner
+
+    from deployer.cli import cli
+
+    served: list[bytes] = []
+
+    def script(method, target):
+        if target.startswith("/api/v1/deploy?"):
+            answer = trigger
+        else:
+            answer = polls[min(len(served), len(polls) - 1)]
+            served.append(answer)
+        yield answer
+
+    with HostileServer(script) as server:
+        result = CliRunner().invoke(cli, ["deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1",
+                                          "--poll-interval", "0.2s", "--timeout", "1s"], catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 1, 2, 3, 4, 5), result.output
+    if result.exit_code == 0:
+        assert any(_said_finished(a) for a in served), result.output
