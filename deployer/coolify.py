@@ -122,7 +122,7 @@ class CoolifyProvider:
             return {f: ([], error) for f in watched if f in due}, []  # type: ignore[misc]
         except ServerError as exc:
             return {f: ([], exc) for f in watched if f in due}, []
-        by_id = {str(r.get("deployment_uuid")): r for r in rows if isinstance(r, dict)} if isinstance(rows, list) else {}
+        by_id = {str(r.get("deployment_uuid")): r for r in listed(rows)}
         answered: dict[Any, tuple[list[str], ServerError | None]] = {}
         left = []
         for f in watched:
@@ -743,6 +743,14 @@ def _epoch(stamp: Any) -> float | None:
         return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def listed(answer: Any) -> list[dict[str, Any]]:
+    """The rows of a list answer. Coolify's `GET /deployments` sorts a collection without resetting
+    its keys, so it is sometimes a JSON object `{"0": {...}, "3": {...}}` instead of an array."""
+    if isinstance(answer, dict):
+        answer = list(answer.values())
+    return [row for row in answer if isinstance(row, dict)] if isinstance(answer, list) else []
 
 
 def _seconds_between(start: Any, end: Any) -> float | None:

@@ -363,8 +363,13 @@ class CoolifySimulator(SimulatedServer):
         if denied:
             return denied
         sensitive = self._can(permissions, "read:sensitive")
-        active = [self.row(d, sensitive) for d in self.deployments if self.status_of(d) in ("queued", "in_progress")]
-        return Reply(200, active)
+        active = [d for d in self.deployments if self.status_of(d) in ("queued", "in_progress")]
+        # The real controller sorts the collection without resetting its keys: when that changes the
+        # order (here: running ones first), the answer is a JSON object keyed by the old index.
+        order = sorted(range(len(active)), key=lambda i: self.status_of(active[i]) != "in_progress")
+        if order != sorted(order):
+            return Reply(200, {str(i): self.row(active[i], sensitive) for i in order})
+        return Reply(200, [self.row(d, sensitive) for d in active])
 
     def get_deployment(self, request: Request, permissions: Any, uuid: str) -> Reply:
         denied = self._needs(request, permissions, "read")
