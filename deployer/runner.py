@@ -64,9 +64,9 @@ def make_provider(settings: Settings) -> Provider:
 
 def overall_status(deployments: list[Deployment], waited: bool, interrupted: bool = False) -> str:
     """CONTRACT.md: failed if any failed, else cancelled, else unknown (ours could not be told from
-    another deployment), else timeout, else finished (queued with --no-wait); failed too when a
-    deployment could not be followed to its end. A run stopped by the CI job's cancellation, before
-    every deployment ended, is `cancelled`."""
+    another deployment), else timeout, else finished (queued with --no-wait, or when the server
+    stopped answering before the deployments ended: what is known of them). A run stopped by the
+    CI job's cancellation, before every deployment ended, is `cancelled`."""
     statuses = {d.status for d in deployments}
     if FAILED in statuses or (not deployments and not interrupted):
         return FAILED
@@ -77,8 +77,7 @@ def overall_status(deployments: list[Deployment], waited: bool, interrupted: boo
     for status in (CANCELLED, UNKNOWN, TIMEOUT):
         if status in statuses:
             return status
-    # Some could not be followed to their end (the server stopped answering us): not a success.
-    return FINISHED if statuses == {FINISHED} else FAILED
+    return FINISHED if statuses == {FINISHED} else QUEUED
 
 
 def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int:
@@ -163,7 +162,7 @@ def deploy(
     duration = max([d.duration for d in deployments if d.duration is not None], default=int(round(clock() - started)))
     return RunResult(
         deployments=deployments,
-        status=overall_status(deployments, settings.wait,
+        status=overall_status(deployments, settings.wait and (error is None or isinstance(error, Interrupted)),
                               isinstance(error, Interrupted) and not all(d.ended for d in deployments)),
         exit_code=exit_code(deployments, error),
         duration=duration,

@@ -142,12 +142,12 @@ def normalize_url(value: str, option: str = "--url") -> str:
     try:
         parts = urlsplit(text)
         userinfo = "@" in parts.netloc
-        _ = parts.hostname, parts.port  # raise on a malformed host ([::1) or port
+        _ = parts.hostname  # raises on a malformed host ([::1)
     except ValueError:
         if "@" in text:
             raise InputError(f"{option}: the URL is malformed and has a user:password@ part; give the instance's base URL, "
                              "without credentials") from None
-        raise InputError(f"{option}: {value!r} is not a URL (malformed host or port); use e.g. https://coolify.example.com") from None
+        raise InputError(f"{option}: {value!r} is not a URL (malformed host); use e.g. https://coolify.example.com") from None
     if userinfo:
         raise InputError(f"{option}: remove the user:password@ part of the URL ({parts.scheme}://***@{parts.hostname}); "
                          "deployer authenticates with the token and never sends a password")

@@ -9,7 +9,12 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from deployer.coolify import CoolifyProvider, DeploymentFollower, iter_log_entries, listed
+from deployer.coolify import (
+    CoolifyProvider,
+    DeploymentFollower,
+    iter_log_entries,
+    listed,
+)
 from deployer.dokploy import DokployFollower, DokployProvider, _ms
 from deployer.errors import UnexpectedAnswer
 from deployer.http import ApiClient
