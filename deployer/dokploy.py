@@ -316,6 +316,8 @@ class DokployFollower:
             found = self._after_our_job_left(new)
             if found is not None or self.deployment.ended:
                 return found
+        if not self.provider.queue_supported:
+            return None  # a server too old to list its queue: wait for the row until the timeout
         self.unseen_checks += 1
         if self.unseen_checks >= LOST_AFTER_CHECKS:
             d = self.deployment

@@ -306,3 +306,12 @@ def test_the_queue_job_gives_the_dashboard_link(dokploy, run, tmp_path):
     out = tmp_path / "out"
     assert run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
     assert outputs_of(out)["deployment-url"] == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+
+
+def test_an_old_server_without_a_queue_list_waits_for_a_long_queue(dokploy, run):
+    """No queue to look at: a row that takes long to appear is waited for, never called lost."""
+    busy, web = app("busy", build_seconds=3), app("web")
+    sim = dokploy([busy, web], old_version=True)
+    sim.enqueue(busy, "long build", "")
+    result = run(*args(sim, "--application-id", web.id))
+    assert result.exit_code == 0, result.output
