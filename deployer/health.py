@@ -51,16 +51,26 @@ class UrlProber:
 
     def probe(self, url: str) -> Probe:
         def look(timeout: float) -> tuple[bool, str]:
+            import threading
+
             import httpx
 
-            try:
+            from deployer.http import Overdue, within
+
+            def get(cancelled: threading.Event) -> tuple[Any, bytes]:
                 with self.client.stream("GET", url, timeout=timeout) as response:
                     body = b""
                     for chunk in response.iter_bytes():
                         body += chunk
-                        if len(body) >= SNIPPET:
+                        if len(body) >= SNIPPET or cancelled.is_set():
                             break
-            except httpx.HTTPError as exc:
+                return response, body
+
+            try:
+                response, body = within(timeout, get)  # a trickling answer cannot outlast the timeout
+            except Overdue:
+                return False, f"no complete answer within {timeout:.0f}s"
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 return False, f"no answer ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
             said = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
             if 200 <= response.status_code < 300:

@@ -7,7 +7,7 @@ import re
 import ssl
 import threading
 import zlib
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import httpx
 
@@ -27,6 +27,7 @@ MAX_ANSWER_BYTES = 16 * 1_048_576
 #: How much longer than its time limit a request's thread is waited for before it is abandoned.
 GRACE_SECONDS = 0.5
 _Answer = tuple[int, httpx.Headers, bytearray]
+T = TypeVar("T")
 _HTML_START = re.compile(rb"\s*<")
 
 
@@ -36,6 +37,35 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+class Overdue(Exception):
+    """The work given to `within` did not finish in time."""
+
+
+def within(seconds: float, work: Callable[[threading.Event], T]) -> T:
+    """Run `work` in a thread and give it `seconds` in all (Overdue past that; the event tells it to
+    stop at its next step). httpx's time-outs count each read on its own, so a server that sends one
+    byte a second would otherwise hold a request forever."""
+    cancelled = threading.Event()
+    box: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            box.append((True, work(cancelled)))
+        except BaseException as exc:  # handed to the caller's thread
+            box.append((False, exc))
+
+    worker = threading.Thread(target=run, name="deployer-request", daemon=True)
+    worker.start()
+    worker.join(seconds + GRACE_SECONDS)
+    if not box:
+        cancelled.set()
+        raise Overdue()
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 def _server_time(headers: httpx.Headers) -> float | None:
@@ -98,8 +128,11 @@ class ApiClient:
         limit = self.timeout if timeout is None else timeout
         cap = MAX_ANSWER_BYTES if max_bytes is None else max_bytes
         try:
-            status, headers, content = self._within(limit, url, lambda cancelled: self._send(
+            status, headers, content = within(limit, lambda cancelled: self._send(
                 method, url, params, json_body, limit, cap, cancelled))
+        except Overdue:
+            raise Unreachable(f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling "
+                              "its answer)", hint="the server may be overloaded or a proxy may hold the request") from None
         except httpx.ConnectError as exc:
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
@@ -125,30 +158,6 @@ class ApiClient:
         except MemoryError:
             raise AnswerTooLarge(f"{method} {url} answered more than this machine could hold") from None
         return self._decode(method, url, status, headers, content)
-
-    def _within(self, seconds: float, url: str, send: Callable[[threading.Event], _Answer]) -> _Answer:
-        """Run `send` in a thread and give it `seconds` in all: httpx's time-outs count each read on
-        its own, so a server that sends one byte a second would otherwise hold a request forever."""
-        cancelled = threading.Event()
-        box: list[Any] = []
-
-        def work() -> None:
-            try:
-                box.append((True, send(cancelled)))
-            except BaseException as exc:  # handed to the caller's thread
-                box.append((False, exc))
-
-        worker = threading.Thread(target=work, name="deployer-request", daemon=True)
-        worker.start()
-        worker.join(seconds + GRACE_SECONDS)
-        if not box:
-            cancelled.set()  # the worker drops the connection at its next byte
-            raise Unreachable(f"no complete answer from {url} within {seconds:.0f}s (the server is slow or "
-                              "trickling its answer)", hint="the server may be overloaded or a proxy may hold the request")
-        ok, value = box[0]
-        if not ok:
-            raise value
-        return value  # type: ignore[no-any-return]
 
     def _send(self, method: str, url: str, params: Any, json_body: Any, timeout: float, max_bytes: int,
               cancelled: threading.Event) -> _Answer:

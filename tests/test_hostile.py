@@ -182,6 +182,24 @@ def test_a_server_that_trickles_its_answer_cannot_hold_the_run_past_its_deadline
     assert "within" in result.stderr
 
 
+def test_a_health_url_that_trickles_cannot_hold_the_run_past_its_deadline(coolify, run):
+    web = SimResource("web", queue_seconds=0.1, build_seconds=0.2)
+    sim = coolify([web])
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n"
+
+    def script(method, target):
+        yield from trickle(head[:20], byte=head[20:21], every=0.4)  # even the headers come a byte at a time
+
+    with HostileServer(script) as health:
+        began = time.monotonic()
+        result = run("deploy", "--url", sim.url, "--token", "root-token", "--uuid", web.uuid, "--poll-interval", "0.5s",
+                     "--timeout", "3s", "--health-url", health.url + "/healthz")
+        took = time.monotonic() - began
+    assert result.exit_code == 1, result.output
+    assert took < 3 + 0.5 + 1.5
+    assert "not healthy" in result.stdout + result.stderr
+
+
 def _gzip_bomb(size: int) -> bytes:
     compressor = __import__("zlib").compressobj(9, 8, 31)
     block = b"\0" * 1_048_576
