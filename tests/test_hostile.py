@@ -336,9 +336,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _STATUSES = ["queued", "in_progress", "finished", "failed", "cancelled-by-user", "", "FINISHED", None, 3]
-_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                            lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
-                            max_leaves=8)
+_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+_json_values = st.one_of(_scalars, st.lists(_scalars, max_size=3), st.dictionaries(st.text(max_size=8), _scalars, max_size=3),
+                         st.lists(st.dictionaries(st.text(max_size=8), _scalars, max_size=3), max_size=2))
 
 
 @st.composite
