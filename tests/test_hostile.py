@@ -216,7 +216,7 @@ def test_a_gzip_bomb_is_cut_at_the_cap_in_one_line(tmp_path):
         done = _deployer_process("deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1")
     assert done.returncode == 3, done.stderr
     assert "more than" in done.stderr and "Traceback" not in done.stderr
-    assert done.peak_mb < 200
+    assert 0 < done.peak_mb < 100  # the 16 MiB cap, not the gigabyte
 
 
 def test_an_endless_chunked_answer_ends_in_one_line():
@@ -230,7 +230,7 @@ def test_an_endless_chunked_answer_ends_in_one_line():
         done = _deployer_process("deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1", "--timeout", "20s")
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
-    assert done.peak_mb < 200
+    assert 0 < done.peak_mb < 100  # the 16 MiB cap, not the gigabyte
 
 
 class _Done(subprocess.CompletedProcess):
@@ -239,10 +239,12 @@ class _Done(subprocess.CompletedProcess):
 
 def _deployer_process(*args: str) -> _Done:
     """deployer in a process of its own, with its peak memory (what a CI runner would pay)."""
-    code = ("import resource, runpy, sys\n"
+    # VmHWM is this process's own peak: ru_maxrss would also count the pytest process it was forked from.
+    code = ("import re, runpy, sys\n"
             "sys.argv = ['deployer'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('deployer', run_name='__main__')\n"
-            "finally:\n    sys.stderr.write('\\nPEAK %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+            "finally:\n    peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)\n"
+            "    sys.stderr.write('\\nPEAK %s\\n' % peak)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "COOLIFY_", "DOKPLOY_"))}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env=env)
     match = re.search(r"\nPEAK (\d+)\n", done.stderr)
