@@ -1,7 +1,7 @@
 """Turn options, action inputs (`INPUT_*`) and environment variables into one checked Settings.
 
-Precedence (CONTRACT.md): command-line option > action input > environment variable > config file
-> default.
+Precedence (CONTRACT.md): command-line option > action input > config file (the chosen
+environment's values, then the file's top level) > environment variable > default.
 Every bad value is an InputError (exit 2) naming the option and what it accepts.
 """
 
@@ -179,7 +179,9 @@ class _Sources:
         self.expand: Callable[[Any, str, Mapping[str, str]], Any] = lambda value, where, env: value
 
     def get(self, key: str, *, input_name: str | None = None, env_names: tuple[str, ...] = ()) -> Any:
-        """Return (value, where) for the first source that gives one; (None, None) for none."""
+        """Return (value, where) for the first source that gives one; (None, None) for none.
+        What was written for this target (the config file) beats what is set around it (the
+        environment): a file's `token: ${COOLIFY_TOKEN_PRODUCTION}` is not overridden by COOLIFY_TOKEN."""
         value = self.cli.get(key)
         if value not in (None, (), []):
             return value, "--" + key.replace("_", "-")
@@ -187,14 +189,14 @@ class _Sources:
             raw = self.env.get("INPUT_" + input_name.upper().replace(" ", "_"), "")
             if raw.strip():
                 return raw, f"input {input_name!r}"
-        for name in env_names:
-            raw = self.env.get(name, "")
-            if raw.strip():
-                return raw, name
         if key in self.config:
             value, where = self.config[key]
             value = self.expand(value, where, self.env)
             return (value if isinstance(value, (bool, list)) else str(value)), where
+        for name in env_names:
+            raw = self.env.get(name, "")
+            if raw.strip():
+                return raw, name
         return None, None
 
 

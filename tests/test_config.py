@@ -75,7 +75,7 @@ def test_environment_deploys_its_resources_by_name_with_its_options(coolify, run
     assert outputs_of(tmp_path / "out")["status"] == "finished"
 
 
-def test_option_beats_input_beats_environment_beats_config(coolify, run, tmp_path):
+def test_option_beats_input_beats_config(coolify, run, tmp_path):
     sim = coolify([resource("web", build_seconds=5)])
     path = write(tmp_path, f"environments:\n  prod:\n    provider: coolify\n    url: {sim.url}\n    timeout: 1s\n"
                            f"    resources: [{{uuid: {list(sim.resources)[0]}}}]\n")
@@ -90,11 +90,23 @@ def test_option_beats_input_beats_environment_beats_config(coolify, run, tmp_pat
     assert "zzz" in deployed(sim)[-1]  # targets on the command line replace the config's
 
 
-def test_url_from_the_environment_beats_the_config(run, tmp_path):
-    path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: https://from-config.invalid\n"
-                           "    resources: [web]\n")
-    result = run("deploy", "--config", path, "--timeout", "2s", env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
-    assert result.exit_code == 3 and "127.0.0.1:9" in result.stderr and "from-config" not in result.stderr
+def test_the_config_beats_the_environment(run, tmp_path):
+    """Explicit beats ambient (CONTRACT.md, changed 2026-12): what the file says for this target wins."""
+    path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: http://127.0.0.1:9\n"
+                           "    resources: [{uuid: u1}]\n")
+    result = run("deploy", "--config", path, "--timeout", "2s", env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "https://from-env.invalid"})
+    assert result.exit_code == 3 and "127.0.0.1:9" in result.stderr and "from-env" not in result.stderr
+
+
+def test_a_per_environment_token_is_not_overridden_by_the_generic_one(coolify, run, tmp_path):
+    web = resource("web")
+    sim = coolify([web], tokens={"production-token": frozenset({"root"}), "generic-token": frozenset({"root"})})
+    path = write(tmp_path, f"environments:\n  production:\n    provider: coolify\n    url: {sim.url}\n"
+                           f"    token: ${{COOLIFY_TOKEN_PRODUCTION}}\n    resources: [{{uuid: {web.uuid}}}]\n"
+                           "    poll-interval: 0.2s\n")
+    result = run("deploy", "--config", path, env={"COOLIFY_TOKEN": "generic-token", "COOLIFY_TOKEN_PRODUCTION": "production-token"})
+    assert result.exit_code == 0, result.output
+    assert {r.headers["authorization"] for r in sim.requests} == {"Bearer production-token"}
 
 
 def test_token_reference_is_expanded_and_never_printed(coolify, run, tmp_path):
@@ -141,10 +153,10 @@ def test_malformed_file_names_file_line_and_what_was_expected(run, tmp_path, bod
 
 
 def test_a_variable_is_needed_only_where_its_value_is_used(run, tmp_path):
-    # The URL comes from COOLIFY_URL (it beats the file), so the file's ${STAGING_URL} is never read.
+    # The URL comes from --url (it beats the file), so the file's ${STAGING_URL} is never read.
     path = write(tmp_path, "environments:\n  prod:\n    provider: coolify\n    url: ${STAGING_URL}\n    resources: [{uuid: u1}]\n")
-    result = run("deploy", "--config", path, "--no-wait", "--timeout", "2s",
-                 env={"COOLIFY_TOKEN": TOKEN, "COOLIFY_URL": "http://127.0.0.1:9"})
+    result = run("deploy", "--config", path, "--url", "http://127.0.0.1:9", "--no-wait", "--timeout", "2s",
+                 env={"COOLIFY_TOKEN": TOKEN})
     assert result.exit_code == 3 and "STAGING_URL" not in result.output  # it got as far as the server
 
 
