@@ -25,6 +25,7 @@ from deployer.errors import (
     PermissionDenied,
     ServerError,
     UnexpectedAnswer,
+    lost_trigger,
 )
 from deployer.http import ApiClient
 from deployer.models import (
@@ -222,8 +223,20 @@ class DokployProvider:
         return str(answer or "").splitlines()
 
     def trigger(self, retry: TriggerRetry) -> list["DokployFollower"]:
+        """One deploy call per resource. Once one has gone out, a failure of a later one is that
+        resource's (reported in its entry) and never costs the report of those already started."""
         targets = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
-        return [self._trigger_one(kind, resource, retry) for kind, resource in targets]
+        followers: list[DokployFollower] = []
+        for kind, resource in targets:
+            try:
+                followers.append(self._trigger_one(kind, resource, retry))
+            except ServerError as exc:
+                if not followers:
+                    raise
+                record = Deployment(provider=self.name, resource=resource, kind=kind, status=FAILED, server_problem=True,
+                                    message=str(lost_trigger(exc)))
+                followers.append(DokployFollower(self, record, before=set()))
+        return followers
 
     def _trigger_one(self, kind: str, resource: str, retry: TriggerRetry) -> "DokployFollower":
         record = Deployment(provider=self.name, resource=resource, kind=kind)

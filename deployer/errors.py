@@ -93,6 +93,18 @@ class DeployMayHaveStarted(ServerError):
     on it, so it is never sent again (that could deploy twice)."""
 
 
+def lost_trigger(exc: ServerError) -> ServerError:
+    """A trigger that failed after the request went out may have started the deploy: say so."""
+    lost = isinstance(exc, Unreachable) and exc.sent
+    odd = isinstance(exc, UnexpectedAnswer) or (isinstance(exc, HTTPStatusError) and exc.status >= 500
+                                                and exc.retry_after is None)
+    if not (lost or odd):
+        return exc
+    return DeployMayHaveStarted(
+        f"{exc.message}: the deploy request was sent, so the deploy may have started; it was not sent again, "
+        "which could deploy twice", hint="look at the resource's deployments in the dashboard before deploying again")
+
+
 class Interrupted(DeployerError):
     """The job was cancelled (SIGTERM or SIGINT): stop, cancel if asked, write what is known."""
 

@@ -9,15 +9,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from deployer.errors import (
-    DeployerError,
-    DeployMayHaveStarted,
-    HTTPStatusError,
-    Interrupted,
-    ServerError,
-    UnexpectedAnswer,
-    Unreachable,
-)
+from deployer.errors import DeployerError, Interrupted, ServerError, lost_trigger
 from deployer.follow import Reporter, cancel_all, follow_all, utc_now
 from deployer.models import (
     CANCELLED,
@@ -120,7 +112,7 @@ def deploy(
         try:
             followers = provider.trigger(retry)
         except ServerError as exc:
-            raise _said_of_a_lost_trigger(exc) from None
+            raise lost_trigger(exc) from None
         deployments = [f.deployment for f in followers]
         started_at = utc_now()
         for d in deployments:
@@ -196,18 +188,6 @@ def _wait_until_healthy(settings: Settings, provider: Provider, deployments: lis
     finally:
         prober.close()
     return [c.deployment for c in checks if c.deployment.kind == "health-check"]
-
-
-def _said_of_a_lost_trigger(exc: ServerError) -> ServerError:
-    """A trigger that failed after the request went out may have started the deploy: say so."""
-    lost = isinstance(exc, Unreachable) and exc.sent
-    odd = isinstance(exc, UnexpectedAnswer) or (isinstance(exc, HTTPStatusError) and exc.status >= 500
-                                                and exc.retry_after is None)
-    if not (lost or odd):
-        return exc
-    return DeployMayHaveStarted(
-        f"{exc.message}: the deploy request was sent, so the deploy may have started; it was not sent again, "
-        "which could deploy twice", hint="look at the resource's deployments in the dashboard before deploying again")
 
 
 def deployment_status(settings: Settings, deployment_id: str) -> Deployment:

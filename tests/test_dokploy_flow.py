@@ -315,3 +315,29 @@ def test_an_old_server_without_a_queue_list_waits_for_a_long_queue(dokploy, run)
     sim.enqueue(busy, "long build", "")
     result = run(*args(sim, "--application-id", web.id))
     assert result.exit_code == 0, result.output
+
+
+def test_a_lost_answer_on_the_second_trigger_keeps_the_first_deployment_followed(dokploy, run, tmp_path):
+    """Dokploy takes one deploy call per resource: the first went through, the second's answer was
+    lost. The first is still followed to its end; the second says it may have started."""
+    from deployer.simulator.server import Faults
+
+    a, b = app("api"), app("front")
+    faults = Faults(seed=3, rate=1.0, kinds=("reset_after",))
+    sim = dokploy([a, b], faults=faults)
+    calls: list[Any] = []
+
+    def second_deploy_only(request, _pick=faults.pick):
+        if request.path == "/api/application.deploy":
+            calls.append(request)
+            return _pick(request) if len(calls) == 2 else None
+        return None
+
+    faults.pick = second_deploy_only  # type: ignore[method-assign]
+    out = tmp_path / "out"
+    result = run(*args(sim, "--application-id", f"{a.id},{b.id}"), env={"GITHUB_OUTPUT": str(out)})
+    assert result.exit_code == 3, result.output
+    by_id = {i["resource"]: i for i in json.loads(outputs_of(out)["result"])}
+    assert by_id[a.id]["status"] == "finished" and by_id[a.id]["deployment_id"] == sim.jobs[0].deployment_id
+    assert "may have started" in by_id[b.id]["message"]
+    assert sim.deploy_calls == 2  # never sent again
