@@ -28,6 +28,19 @@ class _Group(click.Group):
         except click.exceptions.Abort:
             click.echo("deployer: interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:  # a bug: still one line, secrets hidden, and never a false success
+            if os.environ.get("DEPLOYER_DEBUG"):
+                raise
+            from deployer.console import clean
+
+            given = list(sys.argv[1:] if args is None else args)
+            tokens = [given[i + 1] for i, a in enumerate(given[:-1]) if a in ("--token", "--github-token")]
+            tokens += [a.split("=", 1)[1] for a in given if a.startswith(("--token=", "--github-token="))]
+            redact = Redactor(*_secrets({}, dict(os.environ)), *tokens)
+            said = redact(clean(f"{type(exc).__name__}: {exc}"))[:300]
+            click.echo(f"deployer: error: unexpected {said} (a bug in deployer: please report it; "
+                       "DEPLOYER_DEBUG=1 shows where)", err=True)
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from deployer import __version__
 from deployer.errors import InputError
 from deployer.models import ResourceName
+from deployer.safe_text import one_line
 
 TARGET_OPTIONS = ("name", "uuid", "tag", "application-id", "compose-id")
 GITLAB_MATRIX_MAX = 200  # GitLab runs at most 200 jobs from one parallel:matrix
@@ -110,6 +111,6 @@ def text_table(entries: list[dict[str, str]]) -> str:
     """For a person: environment, provider, how the target is given."""
     lines = []
     for entry in entries:
-        given = ", ".join(f"--{o} {entry[o]}" for o in TARGET_OPTIONS if entry[o])
-        lines.append(f"{entry['environment']:<14} {entry['provider']:<8} {given}")
+        given = ", ".join(f"--{o} {one_line(entry[o])}" for o in TARGET_OPTIONS if entry[o])  # ids may come from the server
+        lines.append(f"{one_line(entry['environment']):<14} {entry['provider']:<8} {given}")
     return "\n".join(lines) if lines else "(no targets)"
