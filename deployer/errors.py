@@ -42,6 +42,15 @@ class Unreachable(ServerError):
         self.sent = sent
 
 
+class Unresolvable(Unreachable):
+    """The host name does not resolve: trying again will not help (a name typo, a private DNS)."""
+
+    transient = False
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message, hint=hint, sent=False)
+
+
 class TLSFailure(ServerError):
     """The TLS handshake failed (self-signed or expired certificate, wrong host name)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import ssl
 import threading
 import zlib
@@ -18,6 +19,7 @@ from deployer.errors import (
     TLSFailure,
     UnexpectedAnswer,
     Unreachable,
+    Unresolvable,
 )
 
 USER_AGENT = f"deployer/{__version__}"
@@ -28,6 +30,7 @@ MAX_ANSWER_BYTES = 16 * 1_048_576
 GRACE_SECONDS = 0.5
 _Answer = tuple[int, httpx.Headers, bytearray]
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 _HTML_START = re.compile(rb"\s*<")
 
 
@@ -134,6 +137,14 @@ class ApiClient:
             raise Unreachable(f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling "
                               "its answer)", hint="the server may be overloaded or a proxy may hold the request") from None
         except httpx.ConnectError as exc:
+            host = httpx.URL(url).host
+            lookup = _cause(exc, socket.gaierror)
+            if lookup is not None and lookup.errno != socket.EAI_AGAIN:  # EAI_AGAIN: a DNS blip, worth a retry
+                raise Unresolvable(f"cannot resolve {host} ({lookup.strerror or lookup})",
+                                   hint="check the host name in the URL, and that this runner's DNS knows it") from None
+            if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
+                raise TLSFailure(f"no TLS at {url}: the server answered in plain http",
+                                 hint="use http:// for this port, or the port that serves https") from None
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
                     f"TLS verification failed for {url}: {exc}",
@@ -150,7 +161,9 @@ class ApiClient:
             raise Unreachable(f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request") from None
         except httpx.TransportError as exc:
             # A reset or a broken answer: the request may have been acted on (sent stays True).
-            raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}") from None
+            plain = url.startswith("http://")
+            raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}",
+                              hint="if this port serves https, use https://" if plain else "") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise UnexpectedAnswer(f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids") from None
         except (httpx.HTTPError, httpx.StreamError) as exc:  # decoding and protocol errors
@@ -193,6 +206,9 @@ class ApiClient:
                 f"{method} {url} was redirected to {where}",
                 hint="check the URL (http vs https, the path) or an auth wall in front of the API",
             )
+        if status == 400 and b"plain HTTP request was sent to HTTPS port" in content[:2000]:
+            # The proxy answered, the API never saw the request.
+            raise TLSFailure(f"{url} speaks https, not plain http", hint="use https:// in the URL")
         body: Any = None
         html = "html" in headers.get("content-type", "") or _HTML_START.match(content) is not None
         if content and not content.isspace():
@@ -225,6 +241,18 @@ class ApiClient:
                 server_time=_server_time(headers),
             )
         return body
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of `kind` in `exc`'s chain of causes, or None."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _size(count: int) -> str:

@@ -37,7 +37,7 @@ def jittered(seconds: float) -> float:
 
 def unsent_retry_delay(error: ServerError, attempt: int) -> float | None:
     """How long to wait before sending a trigger again, or None when it must not be sent again."""
-    if isinstance(error, Unreachable) and not error.sent:
+    if isinstance(error, Unreachable) and not error.sent and error.transient:
         return jittered(min(30.0, 2.0 ** attempt))
     if isinstance(error, HTTPStatusError) and error.status in (429, 503) and error.retry_after is not None:
         return error.retry_after

@@ -303,3 +303,28 @@ def test_ctrl_c_after_the_deployment_finished_does_not_call_it_cancelled(coolify
     outputs = parse_github_file(out.read_text())
     assert outputs["status"] == "finished"
     assert "cancelled" not in stdout.replace("nothing was cancelled", "")
+
+
+# -- words for the network's own mistakes ------------------------------------------------------------
+
+def test_a_host_name_that_does_not_resolve_fails_at_once(run):
+    began = time.monotonic()
+    result = run("deploy", "--url", "https://no-such-host.invalid", "--token", TOKEN, "--uuid", "a1")
+    assert result.exit_code == 3
+    assert time.monotonic() - began < 2
+    assert "cannot resolve no-such-host.invalid" in result.stderr and "sending it again" not in result.stderr
+
+
+def test_https_spoken_to_a_plain_http_port_says_so(coolify, run):
+    sim = coolify([SimResource("web")])
+    result = run("deploy", "--url", sim.url.replace("http://", "https://"), "--token", TOKEN, "--uuid", "a1")
+    assert result.exit_code == 3
+    assert "plain http" in result.stderr and "use http://" in result.stderr and "--insecure" not in result.stderr
+
+
+def test_http_spoken_to_an_https_port_says_so(httpserver, run):
+    httpserver.expect_request("/api/v1/deploy", method="POST").respond_with_data(
+        "<html><center>The plain HTTP request was sent to HTTPS port</center></html>", status=400, content_type="text/html")
+    result = run("deploy", "--url", httpserver.url_for("/").rstrip("/"), "--token", TOKEN, "--uuid", "a1")
+    assert result.exit_code == 3
+    assert "use https://" in result.stderr
