@@ -19,6 +19,8 @@ class _Group(click.Group):
     """Answers usage errors in one line with exit 2, as every other bad input is answered."""
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not (sys.argv[1:] if args is None else list(args)):
+            args = ["--help"]  # `deployer` alone: the help, on stdout, exit 0
         try:
             code = super().main(args, prog_name or "deployer", complete_var, standalone_mode=False, **extra)
         except click.exceptions.UsageError as exc:
@@ -381,6 +383,23 @@ def plan(config: str | None, environment: tuple[str, ...], output: str, resolve:
     return 0
 
 
+@cli.command(name="help")
+@click.argument("command", required=False)
+@click.pass_context
+def help_(ctx: click.Context, command: str | None) -> int:
+    """Show the help of deployer, or of one of its commands."""
+    parent = ctx.parent or ctx
+    if command is None:
+        click.echo(parent.get_help())
+        return 0
+    found = cli.get_command(parent, command)
+    if found is None:
+        raise click.UsageError(f"no command {command!r}; the commands are {', '.join(sorted(cli.commands))}", ctx)
+    with click.Context(found, info_name=command, parent=parent) as sub:
+        click.echo(found.get_help(sub))
+    return 0
+
+
 @cli.command()
 @click.option("--provider", type=click.Choice(["coolify", "dokploy"]), default="coolify", show_default=True, help="Which simulated server.")
 @click.option("--fail", is_flag=True, help="Make one deployment fail, to see how a failure reads.")
@@ -393,7 +412,9 @@ def demo(provider: str, fail: bool, logs: str) -> int:
         click.echo(f"Simulated {provider} server at {url} (it stops when the demo ends)\n")
         options = {"provider": provider, "url": url, "token": token, "logs": logs,
                    "poll_interval": "1s", "timeout": "2m", **targets}
-        return run_deploy(options, {}, ci_outputs=False)
+        # Only what says how to display (NO_COLOR, TERM): no CI variable or token of the caller's.
+        display = {k: os.environ[k] for k in ("NO_COLOR", "TERM") if k in os.environ}
+        return run_deploy(options, display, ci_outputs=False)
 
 
 def main() -> None:

@@ -210,3 +210,55 @@ def test_json_mode_keeps_stdout_a_single_json_document_in_github(coolify, run, t
                  "--output", "json", env=github_env(tmp_path))
     assert json.loads(result.stdout)["status"] == "finished"
     assert GitHubLog(result.stderr).named("add-mask")
+
+
+def _demo_in_a_terminal(env: dict[str, str]) -> str:
+    """`deployer demo` in a pseudo-terminal, as a person runs it; everything it drew."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "deployer", "demo"], stdin=follower, stdout=follower, stderr=follower,
+                               env={"PATH": os.environ.get("PATH", ""), **env}, close_fds=True)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("env, escapes", [({"TERM": "xterm", "NO_COLOR": "1"}, "no colour"),
+                                          ({"TERM": "dumb"}, "none at all")])
+def test_the_demo_honours_no_color_and_a_dumb_terminal(env, escapes):
+    drawn = _demo_in_a_terminal(env)
+    assert "Result: finished" in drawn
+    assert not re.search(r"\x1b\[\d+m", drawn)  # no colour either way
+    if escapes == "none at all":
+        assert "\x1b" not in drawn  # no live block redrawn with cursor moves either
+
+
+def test_deployer_alone_prints_its_help_and_succeeds(run):
+    result = run()
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: deployer") and not result.stderr
+
+
+@pytest.mark.parametrize("command", ["deploy", "status", "plan"])
+def test_deployer_help_command_shows_that_commands_help(run, command):
+    result = run("help", command)
+    assert result.exit_code == 0 and result.stdout.startswith(f"Usage: deployer {command}")
+
+
+def test_deployer_help_of_an_unknown_command_is_exit_2(run):
+    result = run("help", "nope")
+    assert result.exit_code == 2 and "no command 'nope'" in result.stderr
