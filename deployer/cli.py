@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, NamedTuple
@@ -111,12 +112,38 @@ def _secrets(options: dict[str, Any], env: dict[str, str]) -> list[str]:
     return [str(t).strip() for t in candidates if t and str(t).strip()]
 
 
-def _fail(exc: DeployerError, redact: Redactor) -> int:
-    """The one-line answer to an error, secrets redacted; its exit code."""
+def _fail(exc: DeployerError, redact: Redactor, env: dict[str, str] | None = None) -> int:
+    """The one-line answer to an error, secrets redacted; its exit code. In a GitHub job it is also
+    an error annotation; in a GitLab job, a red line."""
     from deployer.console import clean
 
-    click.echo(redact(f"deployer: error: {clean(str(exc))}"), err=True)
+    line = redact(f"deployer: error: {clean(str(exc))}")
+    env = env or {}
+    if env.get("GITLAB_CI") == "true":
+        click.echo(f"\x1b[31;1m{line}\x1b[0m", err=True, color=True)  # GitLab shows colours: keep them
+    else:
+        click.echo(line, err=True)
+    if env.get("GITHUB_ACTIONS") == "true":
+        from deployer.platforms import escape_data
+
+        click.echo(f"::error title=deployer::{escape_data(line[len('deployer: error: '):])}")
     return exc.exit_code
+
+
+def _in_the_callers_words(exc: InputError, env: dict[str, str]) -> InputError:
+    """Run as the GitHub action (its inputs arrive as INPUT_*), an error names the action's inputs
+    (`application-id`), not the command line's options (`--application-id`)."""
+    if env.get("GITHUB_ACTIONS") != "true" or not any(name.startswith("INPUT_") for name in env):
+        return exc
+    inputs = {p.name.replace("_", "-") for p in deploy.params if p.name} - {"output", "dotenv"}
+
+    def word(match: re.Match[str]) -> str:
+        return f"input '{match.group(1)}'" if match.group(1) in inputs else match.group(0)
+
+    said = re.sub(r"(?<![\w-])--([a-z][a-z-]*)", word, str(exc))
+    said = said.replace("input 'provider' coolify or input 'provider' dokploy", "input 'provider' (coolify or dokploy)")
+    said = said.replace("pass input", "set input")
+    return InputError(said)
 
 
 def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool = True) -> int:
@@ -129,7 +156,7 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        code = _fail(exc, redact)
+        code = _fail(_in_the_callers_words(exc, env), redact, env)
         dotenv = str(options.get("dotenv") or env.get("DEPLOYER_DOTENV") or "").strip() or None
         return _write_sinks(Outcome("failed", 0, [], str(exc), code), env, dotenv, redact, ci_outputs=ci_outputs,
                             json_out=wants_json, say=lambda text: _fail(DeployerError(text), redact))
@@ -147,6 +174,8 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
 
     reporter = make_reporter(sys.stderr if wants_json else sys.stdout, redact, env, tokens)
     reporter.start()
+    if settings.sources.get("provider", "").startswith("inferred"):
+        reporter.notice(f"provider {settings.provider} ({settings.sources['provider']}); set --provider to be sure")
     if settings.insecure:
         reporter.warning("TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers")
     if settings.token_in_clear:

@@ -71,6 +71,24 @@ def within(seconds: float, work: Callable[[threading.Event], T]) -> T:
     return value  # type: ignore[no-any-return]
 
 
+def probe_provider(base_url: str, timeout: float = 3.0) -> str | None:
+    """Which server answers at `base_url`, from its unauthenticated health check: Coolify's
+    `/api/health` says `OK` in plain text, Dokploy's `{"ok": true}`. None when it cannot tell."""
+    try:
+        answer = httpx.get(base_url.rstrip("/") + "/api/health", timeout=timeout, follow_redirects=False,
+                           headers={"User-Agent": USER_AGENT})
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError):
+        return None
+    if answer.status_code != 200 or len(answer.content) > 1000:
+        return None
+    text = answer.text.strip()
+    if text == "OK":
+        return "coolify"
+    if text.startswith("{") and '"ok"' in text:
+        return "dokploy"
+    return None
+
+
 def _server_time(headers: httpx.Headers) -> float | None:
     """The answer's Date header as epoch seconds, or None."""
     from email.utils import parsedate_to_datetime

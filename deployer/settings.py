@@ -287,8 +287,13 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
 
     provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
     if provider is None:
-        provider = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids))
-        sources["provider"] = "inferred"
+        given_token, _ = src.get("token", input_name="token")
+        given_url, url_where = src.get("url", input_name="url", env_names=("COOLIFY_URL", "DOKPLOY_URL"))
+        if given_url is not None:
+            given_url = normalize_url(str(given_url), url_where)
+        provider, why = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids),
+                                        None if given_token is None else str(given_token), given_url)
+        sources["provider"] = f"inferred: {why}"
 
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
     token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
@@ -416,13 +421,28 @@ def ci_run_title(env: Mapping[str, str]) -> str:
     return f"deployer: {named}" if named else "deployer"
 
 
-def _infer_provider(env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool) -> str:
-    has_coolify = bool(env.get("COOLIFY_URL", "").strip())
-    has_dokploy = bool(env.get("DOKPLOY_URL", "").strip())
-    if has_coolify != has_dokploy:
-        return "coolify" if has_coolify else "dokploy"
+_COOLIFY_TOKEN_SHAPE = re.compile(r"^\d+\|\S+$")
+
+
+def _infer_provider(env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool,
+                    token: str | None, url: str | None) -> tuple[str, str]:
+    """The provider where only one fits, and why: the targets given, the one server whose URL or
+    token variable is set, a token shaped `id|secret` (Coolify's), else one probe of the server."""
     if coolify_targets != dokploy_targets:
-        return "coolify" if coolify_targets else "dokploy"
+        return ("coolify", "--uuid/--tag are Coolify's") if coolify_targets else ("dokploy", "--application-id/--compose-id are Dokploy's")
+    for names in (("COOLIFY_URL", "DOKPLOY_URL"), ("COOLIFY_TOKEN", "DOKPLOY_API_KEY", "DOKPLOY_TOKEN")):
+        found = {("coolify" if n.startswith("COOLIFY") else "dokploy", n) for n in names if env.get(n, "").strip()}
+        if len({p for p, _ in found}) == 1:
+            provider, name = sorted(found)[0]
+            return provider, f"only {name} is set"
+    if token and _COOLIFY_TOKEN_SHAPE.match(token.strip()):
+        return "coolify", "the token is shaped id|secret, as Coolify's are"
+    if url:
+        from deployer.http import probe_provider
+
+        found_by_probe = probe_provider(url)
+        if found_by_probe:
+            return found_by_probe, f"{url}/api/health answered as {found_by_probe} does"
     raise InputError("which server? pass --provider coolify or --provider dokploy")
 
 

@@ -139,3 +139,57 @@ def test_python_dash_m_runs_the_same_cli():
 
     done = subprocess.run([sys.executable, "-m", "deployer", "deploy", "--help"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and "--poll-interval" in done.stdout
+
+
+# -- the provider, inferred where only one fits, and said ----------------------------------------------
+
+def test_the_provider_is_inferred_from_the_one_token_variable_set(coolify, run):
+    from deployer.simulator.coolify import SimResource
+
+    web = SimResource("web", queue_seconds=0.1, build_seconds=0.2)
+    sim = coolify([web])
+    result = run("deploy", "--url", sim.url, "--name", "web", "--poll-interval", "0.2s", env={"COOLIFY_TOKEN": "root-token"})
+    assert result.exit_code == 0, result.output
+    assert "provider coolify (inferred: only COOLIFY_TOKEN is set)" in result.stdout
+
+
+def test_a_token_shaped_id_bar_secret_is_coolifys(run):
+    result = run("deploy", "--url", "https://127.0.0.1:9", "--token", "12|abcdefgh", "--name", "web", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Dry run: nothing was sent to coolify" in result.stdout and "id|secret" in result.stdout
+
+
+@pytest.mark.parametrize("provider", ["coolify", "dokploy"])
+def test_one_probe_of_the_server_tells_which_it_is(coolify, dokploy, run, provider):
+    sim = coolify([]) if provider == "coolify" else dokploy([])
+    result = run("deploy", "--url", sim.url, "--token", "some-key", "--name", "web", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"nothing was sent to {provider}" in result.stdout and "/api/health answered" in result.stdout
+    assert [r.path for r in sim.requests] == ["/api/health"]
+
+
+def test_with_nothing_to_go_by_it_asks_which_server(run):
+    result = run("deploy", "--url", "http://127.0.0.1:9", "--token", "some-key", "--name", "web")
+    assert result.exit_code == 2 and "which server?" in result.stderr
+
+
+# -- the action's words --------------------------------------------------------------------------------
+
+def test_action_errors_name_the_action_inputs_and_are_annotations(run):
+    env = {"GITHUB_ACTIONS": "true", "INPUT_PROVIDER": "dokploy", "INPUT_URL": "https://dokploy.example.com",
+           "INPUT_TOKEN": "k3y-value", "INPUT_APPLICATION-ID": "", "INPUT_UUID": ""}
+    result = run("deploy", env=env)
+    assert result.exit_code == 2
+    assert "input 'application-id'" in result.stderr and "--application-id" not in result.stderr
+    assert "::error title=deployer::nothing to deploy: set input 'application-id'" in result.stdout
+
+
+def test_on_the_command_line_errors_name_the_options(run):
+    result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k3y-value")
+    assert result.exit_code == 2 and "--application-id" in result.stderr and "::error" not in result.stdout
+
+
+def test_a_gitlab_error_line_is_red(run):
+    result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k3y-value",
+                 env={"GITLAB_CI": "true"})
+    assert result.exit_code == 2 and result.stderr.startswith("\x1b[31;1mdeployer: error:")
