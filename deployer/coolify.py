@@ -35,6 +35,8 @@ from deployer.models import (
     Deployment,
     ResourceName,
     TimeLeft,
+    iso_utc,
+    seconds_from_to,
 )
 from deployer.names import Candidate, pick
 from deployer.retry import TriggerRetry
@@ -148,8 +150,7 @@ class CoolifyProvider:
             raise UnexpectedAnswer(f"GET /deployments/{deployment_id} answered something that is not an object")
         DeploymentFollower(self, d, phantom=False).apply(row, want_logs=False)
         d.resource = str(row.get("application_name") or row.get("application_id") or "")
-        d.started_at, d.finished_at = row.get("created_at"), row.get("finished_at")
-        d.duration = _whole_seconds(_seconds_between(row.get("created_at"), row.get("finished_at")))
+        d.duration = seconds_from_to(d.started_at, d.finished_at)
         return d
 
     def cancel_deployment(self, deployment_id: str) -> str:
@@ -608,6 +609,8 @@ class DeploymentFollower(CoolifyFollower):
 
     def _read_row(self, row: dict[str, Any]) -> None:
         d = self.deployment
+        d.started_at = iso_utc(row.get("created_at")) or d.started_at
+        d.finished_at = iso_utc(row.get("finished_at")) or d.finished_at
         raw = str(row.get("status") or "")
         if raw in _STATUS:
             d.status = _STATUS[raw]
@@ -766,9 +769,6 @@ def _seconds_between(start: Any, end: Any) -> float | None:
 
 _DECODER = json.JSONDecoder()
 
-
-def _whole_seconds(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds))
 
 
 def iter_log_entries(raw: Any, skip: int = 0) -> Any:

@@ -37,6 +37,8 @@ from deployer.models import (
     Deployment,
     ResourceName,
     TimeLeft,
+    iso_utc,
+    seconds_from_to,
 )
 from deployer.names import Candidate, pick
 from deployer.retry import TriggerRetry
@@ -143,11 +145,23 @@ class DokployProvider:
                     d = Deployment(self.name, resource=resource, kind=kind, deployment_id=deployment_id)
                     follower = DokployFollower(self, d, before=set())
                     follower._read_row(row, want_logs=False, timeout=self.settings.request_timeout)
-                    d.name = d.name or str(row.get("title") or "") or None
-                    d.started_at, d.finished_at = row.get("startedAt") or row.get("createdAt"), row.get("finishedAt")
+                    d.name = self._name_of(kind, resource)  # the application's name, never the row's title
+                    d.duration = seconds_from_to(d.started_at, d.finished_at)
                     return d
         raise NotFound(f"Dokploy has no deployment {deployment_id} among {len(places)} application(s) and compose stack(s) "
                        "visible to this key", hint="Dokploy keeps only the last ~10 deployments of each; pass --application-id or --compose-id to look in one place")
+
+    def _name_of(self, kind: str, resource: str) -> str | None:
+        """An application's or stack's name (from the names already listed, else `.one`)."""
+        known = next((c.name for c in self._candidates or [] if c.id == resource), None)
+        if known:
+            return known
+        id_field, _, _, one = _KINDS[kind]
+        try:
+            found = self.call("GET", one, f"reading {kind} {resource}", params={id_field: resource})
+        except DeployerError:
+            return None
+        return str(found.get("name") or "") or None if isinstance(found, dict) else None
 
     def cancel_deployment(self, deployment_id: str) -> str:
         """Self-hosted Dokploy cannot cancel one deployment: say so rather than kill every build."""
@@ -397,6 +411,8 @@ class DokployFollower:
 
     def _read_row(self, row: dict[str, Any], want_logs: bool, timeout: float) -> list[str]:
         d = self.deployment
+        d.started_at = iso_utc(row.get("startedAt") or row.get("createdAt")) or d.started_at
+        d.finished_at = iso_utc(row.get("finishedAt")) or d.finished_at
         raw = str(row.get("status") or "")
         if raw in _STATUS:
             d.status = _STATUS[raw]

@@ -31,6 +31,7 @@ from deployer.models import (
     TIMEOUT,
     Deployment,
     Follower,
+    seconds_from_to,
 )
 from deployer.retry import jittered
 
@@ -300,6 +301,9 @@ def _time_out(watch: _Watch, reporter: Reporter, started: float, now: float, can
 
 
 def _finish(d: Deployment, started: float, now: float) -> None:
+    """An end: its time, and how long it took (by the server's own times where it gave both)."""
     d.finished_at = d.finished_at or utc_now()
+    if d.duration is None:
+        d.duration = seconds_from_to(d.started_at, d.finished_at)
     if d.duration is None:
         d.duration = int(round(now - started))

@@ -87,6 +87,33 @@ class Deployment:
         }
 
 
+def iso_utc(stamp: object) -> str | None:
+    """A server's timestamp (`2026-12-02T04:47:59.726Z`, `2026-12-02T04:47:59.000000Z`) as the one
+    form every output uses, ISO 8601 UTC to the second (`2026-12-02T04:47:59Z`); None if it is none."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_from_to(start: str | None, end: str | None) -> int | None:
+    """Whole seconds between two `iso_utc` times, or None."""
+    from datetime import datetime
+
+    if not start or not end:
+        return None
+    try:
+        took = (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except ValueError:
+        return None
+    return int(round(took)) if took >= 0 else None
+
+
 #: No single request waits longer than this (a run's timeout may cut it shorter).
 MAX_REQUEST_SECONDS = 30.0
 

@@ -151,7 +151,7 @@ def deploy(
                 d.message = str(exc)
     finally:
         provider.close()
-    duration = max([d.duration for d in deployments if d.duration is not None], default=int(round(clock() - started)))
+    duration = int(round(clock() - started))  # from the trigger to the last end, as this run saw it
     return RunResult(
         deployments=deployments,
         status=overall_status(deployments, settings.wait and (error is None or isinstance(error, Interrupted)),

@@ -118,3 +118,37 @@ def test_dokploy_cancel_says_self_hosted_cannot_and_sends_nothing(dokploy, run):
     result = run("cancel", "some-deployment", *server(sim, "dokploy", "dokploy-key"))
     assert result.exit_code == 3 and "self-hosted Dokploy cannot cancel" in result.stderr
     assert not sim.requests and not getattr(sim, "killed_every_build", False)
+
+
+def test_dokploy_status_names_the_application_not_the_commit_title(dokploy, run, tmp_path):
+    web = SimTarget("web", build_seconds=0.3)  # a git app: its row's title becomes the commit message
+    sim = dokploy([web])
+    assert run("deploy", *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--poll-interval", "0.2s").exit_code == 0
+    deployment_id = sim.jobs[0].deployment_id
+    result = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--output", "json")
+    item = json.loads(result.stdout)
+    assert result.exit_code == 0 and item["status"] == "finished"
+    text = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id).stdout
+    assert "resource: web" in text and "feat: the commit message" not in text
+
+
+def test_dokploy_result_times_are_the_rows_own(dokploy, run, tmp_path):
+    """started_at and finished_at are the deployment's, and duration agrees with them."""
+    from datetime import datetime
+
+    web = SimTarget("web", build_seconds=1.2)
+    sim = dokploy([web], queue_delay=0.8)
+    out = tmp_path / "out"
+    assert run("deploy", *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--poll-interval", "0.2s",
+               env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
+    [item] = json.loads(outputs_of(out)["result"])
+    job = sim.jobs[0]
+    from deployer.models import iso_utc
+    from deployer.simulator.dokploy import ROW_LAG
+
+    assert item["started_at"] == iso_utc(sim.stamp(job.start + ROW_LAG))  # the row's, not when the runner triggered
+    took = (datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00"))
+            - datetime.fromisoformat(item["started_at"].replace("Z", "+00:00"))).total_seconds()
+    assert item["duration"] == round(took)
+    for field in ("started_at", "finished_at"):
+        assert item[field].endswith("Z") and len(item[field]) == 20
