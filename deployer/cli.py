@@ -325,7 +325,12 @@ def _about_one_deployment(options: dict[str, Any], act: Any) -> int:
             click.echo("deployer: warning: TLS verification is OFF (--insecure)", err=True)
         return int(act(settings, redact))
     except DeployerError as exc:
-        return _fail(exc, redact)
+        code = _fail(exc, redact, env)
+        if str(options.get("output") or "").strip().lower() == "json":  # one document at every exit
+            from deployer.console import clean
+
+            click.echo(redact(json.dumps({"exit_code": code, "error": {"message": clean(str(exc)), "exit_code": code}})))
+        return code
 
 
 @cli.command()

@@ -76,6 +76,7 @@ class Deployment:
         return {
             "provider": self.provider,
             "resource": one_line(self.resource),
+            "name": text(self.name),
             "kind": self.kind,
             "deployment_id": text(self.deployment_id),
             "status": self.status,
