@@ -53,9 +53,35 @@ def cli() -> None:
     """Deploy to Coolify or Dokploy from CI, follow the deployment to its end, and fail when it fails."""
 
 
+#: How `deploy --help` groups its options: (title, the first option of the group).
+DEPLOY_GROUPS = [("Server", "provider"), ("What to deploy", "uuid"), ("Config file", "config"),
+                 ("Waiting and logs", "wait"), ("Health", "health_url"), ("GitHub", "github_token"),
+                 ("Connection", "request_budget"), ("Output", "dry_run")]
+
+
+class _GroupedOptions(click.Command):
+    """A command whose --help lists its options in sections (server, targets, waiting, output...)."""
+
+    groups: list[tuple[str, str]] = []
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: list[tuple[str, list[tuple[str, str]]]] = []
+        starts = dict((first, title) for title, first in self.groups)
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.name in starts or not sections:
+                sections.append((starts.get(param.name or "", "Options"), []))
+            sections[-1][1].append(record)
+        for title, rows in sections:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
 def _deploy_options(func: Any) -> Any:
     options = [
-        click.option("--provider", metavar="coolify|dokploy", help="Which server; inferred when only COOLIFY_URL or DOKPLOY_URL is set."),
+        click.option("--provider", metavar="coolify|dokploy", help="Which server; inferred where only one fits, and said [DEPLOYER_PROVIDER]."),
         click.option("--url", metavar="URL", help="The instance's base URL, e.g. https://coolify.example.com [COOLIFY_URL, DOKPLOY_URL]."),
         click.option("--token", metavar="TOKEN", help="API token; never printed [COOLIFY_TOKEN, DOKPLOY_API_KEY]."),
         click.option("--uuid", multiple=True, metavar="ID", help="Coolify resource uuid(s): repeat, or separate with commas, spaces or newlines."),
@@ -68,6 +94,8 @@ def _deploy_options(func: Any) -> Any:
         click.option("--compose-id", multiple=True, metavar="ID", help="Dokploy compose id(s)."),
         click.option("--title", metavar="TEXT", help="Dokploy deployment title (default names the CI run)."),
         click.option("--description", metavar="TEXT", help="Dokploy deployment description."),
+        click.option("--config", metavar="PATH", help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG]."),
+        click.option("--environment", metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT]."),
         click.option("--wait/--no-wait", default=None, help="Follow deployments to their end (default: wait)."),
         click.option("--timeout", metavar="DURATION", help="Give up waiting after this: 90, 90s, 15m, 1h (default 15m)."),
         click.option("--poll-interval", metavar="DURATION", help="Longest pause between status checks (default 5s)."),
@@ -75,8 +103,6 @@ def _deploy_options(func: Any) -> Any:
         click.option("--logs", metavar="stream|on-failure|none", help="Build logs: live, the tail of failed ones, or none (default stream)."),
         click.option("--health-url", multiple=True, metavar="URL", help="After every deployment finished, wait until this URL answers 2xx (within the timeout)."),
         click.option("--wait-healthy", is_flag=True, default=None, help="Coolify: after a deployment finished, wait until the application is running:healthy."),
-        click.option("--config", metavar="PATH", help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG]."),
-        click.option("--environment", metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT]."),
         click.option("--github-token", metavar="TOKEN", help="Record the deploy as a GitHub deployment (needs 'deployments: write') [DEPLOYER_GITHUB_TOKEN]."),
         click.option("--github-environment", metavar="NAME", help="The GitHub environment to record it in (default: --environment, else production)."),
         click.option("--request-budget", metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET]."),
@@ -91,7 +117,7 @@ def _deploy_options(func: Any) -> Any:
     return func
 
 
-@cli.command()
+@cli.command(cls=type("_DeployCommand", (_GroupedOptions,), {"groups": DEPLOY_GROUPS}))
 @_deploy_options
 def deploy(**options: Any) -> int:
     """Trigger a deploy and follow every deployment it starts until it ends.
@@ -99,7 +125,8 @@ def deploy(**options: Any) -> int:
     Every option can also come from the action input of the same name (INPUT_<NAME>) and, where
     shown in brackets, from an environment variable.
 
-    Exit codes: 0 finished, 1 failed or cancelled, 2 bad input, 3 server unusable, 4 timed out.
+    Exit codes: 0 finished, 1 failed, cancelled or unknown, 2 bad input, 3 server unusable,
+    4 timed out, 5 finished but an output could not be written.
     """
     return run_deploy(options, dict(os.environ))
 

@@ -40,3 +40,11 @@ def test_every_command_is_in_the_readme():
 def test_no_internal_notes_in_the_readme():
     for phrase in ("original contract", "Not in the original", "TODO", "FIXME"):
         assert phrase not in README, phrase
+
+
+def test_deploy_help_groups_its_options(run):
+    shown = run("deploy", "--help").stdout
+    titles = [line[:-1] for line in shown.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert titles == ["Server", "What to deploy", "Config file", "Waiting and logs", "Health", "GitHub", "Connection", "Output"]
+    for option in ("--uuid", "--timeout", "--github-token", "--dry-run", "--output"):
+        assert option in shown
