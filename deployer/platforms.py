@@ -30,13 +30,102 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-class GitHubReporter(ConsoleReporter):
+class FoldingReporter(ConsoleReporter):
+    """A CI log that folds: one collapsible group per deployment holding its whole build log, the
+    verdict lines outside the groups.
+
+    With one deployment its log streams live inside its open group (our own progress lines go there
+    too). With several, each deployment's lines are held until it ends (or until BUFFER_LINES), so
+    that their logs do not interleave into a group per poll.
+    """
+
+    BUFFER_LINES = 5000
+
+    def __init__(self, out: TextIO, redact: Callable[[str], str]) -> None:
+        super().__init__(out, redact)
+        self._open_for: Deployment | None = None
+        self._held: dict[int, list[str]] = {}
+        self._parts: dict[int, int] = {}
+
+    # -- what each dialect writes ----------------------------------------------------------------
+
+    def _begin_fold(self, title: str) -> None:
+        raise NotImplementedError
+
+    def _end_fold(self) -> None:
+        raise NotImplementedError
+
+    # -- folding ---------------------------------------------------------------------------------
+
+    def _open_log(self, deployment: Deployment, title: str) -> None:
+        if self._open_for is deployment:
+            return
+        self._end_group()
+        self._parts[id(deployment)] = self._parts.get(id(deployment), 0) + 1
+        part = self._parts[id(deployment)]
+        self._begin_fold(title + (f" (part {part})" if part > 1 else ""))
+        self._open_for = deployment
+
+    def _end_group(self) -> None:
+        if self._open_for is not None:
+            self._end_fold()
+            self._open_for = None
+
+    def _close_log(self) -> None:
+        """Our own lines do not close a streaming group: it stays one group per deployment."""
+
+    def log(self, deployment: Deployment, lines: list[str]) -> None:
+        self._last_said[id(deployment)] = self.clock()
+        if len(self.deployments) <= 1:
+            self._open_log(deployment, f"Build log: {clean(deployment.label)}")
+            self._log_lines(deployment, lines)
+            return
+        held = self._held.setdefault(id(deployment), [])
+        held.extend(lines)
+        if len(held) >= self.BUFFER_LINES:
+            self._release(deployment)
+
+    def _release(self, deployment: Deployment) -> None:
+        held = self._held.pop(id(deployment), [])
+        if held:
+            self._open_log(deployment, f"Build log: {clean(deployment.label)}")
+            self._log_lines(deployment, held)
+            self._end_group()
+
+    def _log_lines(self, deployment: Deployment, lines: list[str]) -> None:
+        for line in lines:  # in its own group: no prefix needed
+            self._write(self.redact("  " + clean(line)), self.out)
+
+    def status(self, deployment: Deployment, elapsed: float) -> None:
+        if deployment.ended:
+            if self._open_for is deployment:
+                self._end_group()
+            self._release(deployment)
+        super().status(deployment, elapsed)
+
+    def failure_log(self, deployment: Deployment, lines: list[str]) -> None:
+        self._end_group()
+        self._open_log(deployment, f"Last {len(lines)} lines of {clean(deployment.label)}'s build log")
+        self._log_lines(deployment, lines)
+        self._end_group()
+
+    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+        self._end_group()
+        for d in deployments:
+            self._release(d)
+        super().summary(status, duration, deployments)
+
+    def error(self, text: str) -> None:
+        self._end_group()
+        super().error(text)
+
+
+class GitHubReporter(FoldingReporter):
     """GitHub Actions: the token masked first, build logs in fenced groups, failures annotated."""
 
     def __init__(self, out: TextIO, redact: Callable[[str], str], *, secrets: list[str]) -> None:
         super().__init__(out, redact)
         self.secrets = [s for s in secrets if s]
-        self._group_for: Deployment | None = None
         self._fence = ""
 
     def _command(self, text: str) -> None:
@@ -58,20 +147,14 @@ class GitHubReporter(ConsoleReporter):
             for form in mask_values(secret):
                 self._command(f"::add-mask::{form}")
 
-    def _open_log(self, deployment: Deployment, title: str) -> None:
-        if self._group_for is deployment:
-            return
-        self._close_log()
+    def _begin_fold(self, title: str) -> None:
         self._fence = random_tokens.token_hex(16)
         self._command(f"::group::{escape_data(self.redact(title))}")
         self._command(f"::stop-commands::{self._fence}")
-        self._group_for = deployment
 
-    def _close_log(self) -> None:
-        if self._group_for is not None:
-            self._command(f"::{self._fence}::")
-            self._command("::endgroup::")
-            self._group_for = None
+    def _end_fold(self) -> None:
+        self._command(f"::{self._fence}::")
+        self._command("::endgroup::")
 
     def error(self, text: str) -> None:
         super().error(text)
@@ -96,28 +179,21 @@ class GitHubReporter(ConsoleReporter):
         self._command(f"::error title={escape_property(self.redact(title))}::{escape_data(text)}")
 
 
-class GitLabReporter(ConsoleReporter):
-    """GitLab CI: each build log block in a collapsed section."""
+class GitLabReporter(FoldingReporter):
+    """GitLab CI: each deployment's build log in a collapsed section."""
 
     def __init__(self, out: TextIO, redact: Callable[[str], str]) -> None:
         super().__init__(out, redact)
-        self._section_for: Deployment | None = None
         self._section = ""
         self._count = 0
 
-    def _open_log(self, deployment: Deployment, title: str) -> None:
-        if self._section_for is deployment:
-            return
-        self._close_log()
+    def _begin_fold(self, title: str) -> None:
         self._count += 1
         self._section = f"deployer_log_{self._count}"  # only letters, digits, _ . - are allowed
         self._write(f"\x1b[0Ksection_start:{int(time.time())}:{self._section}[collapsed=true]\r\x1b[0K{self.redact(title)}", self.out)
-        self._section_for = deployment
 
-    def _close_log(self) -> None:
-        if self._section_for is not None:
-            self._write(f"\x1b[0Ksection_end:{int(time.time())}:{self._section}\r\x1b[0K", self.out)
-            self._section_for = None
+    def _end_fold(self) -> None:
+        self._write(f"\x1b[0Ksection_end:{int(time.time())}:{self._section}\r\x1b[0K", self.out)
 
 
 def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000,

@@ -262,3 +262,40 @@ def test_deployer_help_command_shows_that_commands_help(run, command):
 def test_deployer_help_of_an_unknown_command_is_exit_2(run):
     result = run("help", "nope")
     assert result.exit_code == 2 and "no command 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_one_fold_per_deployment_holding_its_whole_log_and_verdicts_outside(coolify, run, tmp_path, platform):
+    """Three resources streaming at once: one group (section) each, titled with the resource and
+    holding its whole log, not a group per poll; the verdict lines stand outside the groups."""
+    apps = [SimResource(name, queue_seconds=0.1, build_seconds=1.2, log_lines=30) for name in ("api", "web", "worker")]
+    sim = coolify(apps)
+    env = github_env(tmp_path) if platform == "github" else {"GITLAB_CI": "true"}
+    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", ",".join(a.uuid for a in apps),
+                 "--poll-interval", "0.2s", env=env)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    if platform == "github":
+        opens = re.findall(r"^::group::(.*)$", out, re.M)
+        blocks = re.findall(r"^::group::.*?^::endgroup::$", out, re.M | re.S)
+    else:
+        opens = re.findall(r"section_start:\d+:deployer_log_\d+\[collapsed=true\]\r\x1b\[0K(.*)$", out, re.M)
+        blocks = re.findall(r"section_start:.*?section_end:\d+:deployer_log_\d+", out, re.S)
+    assert sorted(opens) == ["Build log: api", "Build log: web", "Build log: worker"]
+    for app_, block in zip(sorted(apps, key=lambda a: a.name), sorted(blocks, key=lambda b: b.split("Build log: ")[1][:6]), strict=True):
+        assert block.count("Starting deployment of acme/") == 1 and f"acme/{app_.name}:main" in block
+        assert "Rolling update completed." in block
+        assert ": finished after" not in block  # verdicts outside
+    for name in ("api", "web", "worker"):
+        assert re.search(rf"^{name}: finished after", out, re.M)
+
+
+def test_a_single_deployment_streams_live_in_one_group(coolify, run, tmp_path):
+    web = SimResource("web", queue_seconds=0.1, build_seconds=1.5, log_lines=20)
+    sim = coolify([web])
+    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", web.uuid, "--poll-interval", "0.2s",
+                 env=github_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("::group::") == 1 and result.stdout.count("::endgroup::") == 1
+    group = result.stdout.split("::group::", 1)[1].split("::endgroup::", 1)[0]
+    assert "Rolling update completed." in group and "web: finished after" not in group
