@@ -186,7 +186,10 @@ class _Sources:
         if value not in (None, (), []):
             return value, "--" + key.replace("_", "-")
         if input_name:
-            raw = self.env.get("INPUT_" + input_name.upper().replace(" ", "_"), "")
+            # GitHub keeps the hyphens (INPUT_POLL-INTERVAL); GitLab's variables cannot have them
+            # (the CI/CD component in templates/ sets INPUT_POLL_INTERVAL).
+            name = "INPUT_" + input_name.upper().replace(" ", "_")
+            raw = self.env.get(name, "") or self.env.get(name.replace("-", "_"), "")
             if raw.strip():
                 return raw, f"input {input_name!r}"
         if key in self.config:
