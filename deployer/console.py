@@ -150,7 +150,18 @@ _SYMBOLS = {"finished": "✔", "failed": "✖", "cancelled": "⊘", "timeout": "
 
 
 class TerminalReporter(ConsoleReporter):
-    """A terminal: the plain lines scroll above a live block of one line per deployment."""
+    """A terminal: the plain lines scroll above a live block that always fits the terminal.
+
+    Each block line is cut to the terminal's width (a wrapped line would throw off the redraw), the
+    block is never taller than the terminal (lines pushed into the scrollback could not be cleared),
+    deployments that ended are folded into one count line (each already said its verdict in one
+    line above), and the terminal's size is read again at every redraw, so a resize (SIGWINCH) is
+    followed. When the run ends the block is cleared: the scrollback keeps one final line per
+    deployment and the summary.
+    """
+
+    #: The block's most lines, whatever the terminal's height.
+    MAX_BLOCK = 12
 
     def __init__(self, *args: object, colour: bool = True, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -162,33 +173,68 @@ class TerminalReporter(ConsoleReporter):
     def _paint(self, status: str, text: str) -> str:
         return f"\x1b[{_COLOURS.get(status, '0')}m{text}\x1b[0m" if self.colour else text
 
+    def _size(self) -> tuple[int, int]:
+        import os
+
+        try:
+            size = os.get_terminal_size(self.out.fileno())
+            return max(20, size.columns), max(3, size.lines)
+        except (OSError, ValueError, AttributeError):
+            return 80, 24
+
     def _clear(self) -> None:
         if self._block:
             self.out.write(f"\x1b[{self._block}F\x1b[J")
             self._block = 0
 
-    def _draw(self) -> None:
+    def block_lines(self, columns: int, rows: int) -> list[tuple[str, str]]:
+        """The live block as (status, text) lines: those still running first, the ended folded into
+        a count, at most `rows - 1` lines, each at most `columns - 1` cells wide."""
         live = self.deployments
-        if not live:
-            return
         elapsed = self.clock() - self._started
-        width = max(len(clean(d.label)) for d in live)
-        for d in live:
-            took = seconds_text(d.duration if d.ended and d.duration is not None else elapsed)
-            mark = self._paint(d.status, f"{_SYMBOLS.get(d.status, '?')} {d.status:<11}")
-            self.out.write(self.redact(f"{mark} {clean(d.label):<{width}} {took:>7}") + "\n")
-        self._block = len(live)
+        running = [d for d in live if not d.ended]
+        ended = [d for d in live if d.ended]
+        room = max(1, min(self.MAX_BLOCK, rows - 1))
+        shown = running
+        lines: list[tuple[str, str]] = []
+        if ended:
+            counts: dict[str, int] = {}
+            for d in ended:
+                counts[d.status] = counts.get(d.status, 0) + 1
+            lines.append(("finished" if set(counts) == {"finished"} else "failed" if "failed" in counts else "timeout",
+                          "  ".join(f"{_SYMBOLS.get(k, '?')} {n} {k}" for k, n in counts.items())))
+        space = room - len(lines)
+        if len(shown) > space:
+            more = len(shown) - (space - 1)
+            shown = shown[: max(0, space - 1)]
+        else:
+            more = 0
+        width = max((_cells(clean(d.label)) for d in shown), default=0)
+        for d in shown:
+            label = clean(d.label)
+            text = f"{_SYMBOLS.get(d.status, '?')} {d.status:<11} {label}{' ' * (width - _cells(label))} {seconds_text(elapsed):>7}"
+            lines.append((d.status, text))
+        if more:
+            lines.append(("queued", f"… and {more} more still running"))
+        return [(status, _fit(text, columns - 1)) for status, text in lines[:room]]
+
+    def _draw(self) -> None:
+        if not self.deployments:
+            return
+        columns, rows = self._size()
+        lines = self.block_lines(columns, rows)
+        for status, text in lines:
+            self.out.write(self._paint(status, self.redact(text)) + "\n")
+        self._block = len(lines)
         self._drawn_at = self.clock()
         self.out.flush()
 
     def _write(self, text: str, stream: TextIO) -> None:
-        if stream is self.out:
-            self._clear()
-            stream.write(text + "\n")
-            self._draw()
-        else:
-            stream.write(text + "\n")
-            stream.flush()
+        self._clear()
+        self.out.flush()
+        stream.write(text + "\n")
+        stream.flush()
+        self._draw()
 
     def tick(self, elapsed: float) -> None:
         if self.clock() - self._drawn_at >= 1.0:
@@ -199,6 +245,27 @@ class TerminalReporter(ConsoleReporter):
         self._clear()
         self.deployments = []  # the summary replaces the live block
         super().summary(status, duration, deployments)
+
+
+def _cells(text: str) -> int:
+    """How many terminal cells `text` takes (wide East Asian characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def _fit(text: str, cells: int) -> str:
+    """`text` cut to `cells` terminal cells, with an ellipsis where it was cut."""
+    if _cells(text) <= cells:
+        return text
+    out, used = [], 0
+    for ch in text:
+        width = _cells(ch)
+        if used + width > cells - 1:
+            break
+        out.append(ch)
+        used += width
+    return "".join(out) + "…"
 
 
 def make_reporter(out: TextIO, redact: Callable[[str], str], env: Mapping[str, str], secrets: list[str]) -> ConsoleReporter:
