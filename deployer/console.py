@@ -133,16 +133,20 @@ class ConsoleReporter:
         self._close_log()
         checks = sum(d.kind == "health-check" for d in deployments)
         counted = f"{len(deployments) - checks} deployment(s)" + (f", {checks} health check(s)" if checks else "")
-        self._line(f"Result: {status} ({counted}, {seconds_text(duration)})")
+        # Server text is neutralised part by part here, so that our own colours survive.
+        self._write(self.redact(f"Result: {self._status_word(status).rstrip()} ({counted}, {seconds_text(duration)})"), self.out)
         width = max((len(clean(d.label)) for d in deployments), default=0)
         for d in deployments:
             took = seconds_text(d.duration) if d.duration is not None else "-"
-            parts = [f"  {clean(d.label):<{width}}", f"{d.status:<11}", f"{took:>6}"]
-            if d.url:
-                parts.append(d.url)
+            parts = [f"  {clean(d.label):<{width}}", self._status_word(d.status), f"{took:>6}"]
             if d.message and d.status != "finished":
-                parts.append(clean(d.message))
-            self._line("  ".join(parts))
+                parts.append(clean(d.message))  # the reason first: the long link after it
+            if d.url:
+                parts.append(clean(d.url))
+            self._write(self.redact("  ".join(parts)), self.out)
+
+    def _status_word(self, status: str) -> str:
+        return f"{status:<11}"
 
 
 _COLOURS = {"finished": "32", "failed": "31", "cancelled": "33", "timeout": "35", "queued": "36", "in_progress": "36"}
@@ -245,6 +249,9 @@ class TerminalReporter(ConsoleReporter):
         self._clear()
         self.deployments = []  # the summary replaces the live block
         super().summary(status, duration, deployments)
+
+    def _status_word(self, status: str) -> str:
+        return self._paint(status, f"{status:<11}")
 
 
 def _cells(text: str) -> int:

@@ -89,3 +89,17 @@ def test_the_block_follows_the_terminals_size_at_every_redraw():
         assert all(len(text) <= columns - 1 for _status, text in lines)
         assert lines[0][1].startswith("✔ 1 finished")
         assert lines[-1][1].startswith("… and") or len(lines) == 30
+
+
+def test_the_summary_is_in_colour_with_the_reason_before_the_long_link():
+    import io
+
+    out = io.StringIO()
+    reporter = TerminalReporter(out, lambda text: text, colour=True)
+    failed = Deployment("coolify", "r1", "application", status="failed", name="web", duration=12,
+                        url="https://coolify.example.com/project/p/environment/e/application/a/deployment/d",
+                        message="the deployment failed; its build log says why")
+    reporter.summary("failed", 12, [failed])
+    row = out.getvalue().splitlines()[-1]
+    assert "\x1b[31m" in row and "\x1b[31m" in out.getvalue().splitlines()[0]  # red: the row and the result
+    assert row.index("the deployment failed") < row.index("https://coolify.example.com")
