@@ -8,6 +8,11 @@ COPY deployer /src/deployer
 RUN pip install --no-cache-dir --no-warn-script-location --prefix=/install /src
 
 FROM python:3.12-alpine
+# GHCR links the package to its repository by this label (and shows the description and licence).
+LABEL org.opencontainers.image.source="https://github.com/deployer-dev/deployer" \
+      org.opencontainers.image.description="Deploy to Coolify or Dokploy from CI, follow the deployment to its end, and fail when it fails." \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.title="deployer"
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
