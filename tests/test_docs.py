@@ -48,3 +48,10 @@ def test_deploy_help_groups_its_options(run):
     assert titles == ["Server", "What to deploy", "Config file", "Waiting and logs", "Health", "GitHub", "Connection", "Output"]
     for option in ("--uuid", "--timeout", "--github-token", "--dry-run", "--output"):
         assert option in shown
+
+
+def test_every_yaml_block_in_the_readme_is_valid_yaml():
+    import yaml
+
+    for block in re.findall(r"```yaml\n(.*?)```", README, re.S):
+        yaml.safe_load(block)  # a copy-paste that YAML refuses would fail the user's workflow
