@@ -441,6 +441,10 @@ def plan(config: str | None, environment: tuple[str, ...], output: str, resolve:
         click.echo(planner.gitlab_pipeline(entries, path), nl=False)
     else:
         click.echo(planner.text_table(entries))
+        shown = planner.settings_text(path, list(environment))
+        if shown:
+            click.echo("\nSettings from the file (an option or action input of deploy beats them; they beat the environment):")
+            click.echo(redact(shown))
     return 0
 
 

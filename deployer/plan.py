@@ -41,6 +41,24 @@ def targets(config_path: str, environments: list[str], env: Mapping[str, str], *
     return entries
 
 
+def settings_text(config_path: str, environments: list[str]) -> str:
+    """Each environment's settings as the file gives them, and where (FILE:LINE). Values are shown
+    as written, before expansion: a token is a `${VAR}` reference, never a value."""
+    from deployer import config as config_file
+
+    loaded = config_file.load(config_path)
+    lines = []
+    for name in environments or list(loaded):
+        if name not in loaded:
+            continue
+        lines.append(f"{one_line(name)}:")
+        for key, (value, where) in sorted(loaded[name].options.items()):
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            shown = "***" if key == "token" and "${" not in text else one_line(text)
+            lines.append(f"  {key.replace('_', '-'):<18} {shown:<40} {where}")
+    return "\n".join(lines)
+
+
 def _entry(environment: str, provider_name: str, ref: Any, provider: Any) -> dict[str, str]:
     """One target as a matrix entry: its environment and exactly one target option; a name becomes
     its id when a provider is given to look it up."""

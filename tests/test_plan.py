@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,10 @@ def test_environment_filter_and_text_output(run, tmp_path):
     path = fleet_config(tmp_path, "https://c.example.com")
     result = run("plan", "--config", path, "--environment", "production")
     assert result.exit_code == 0
-    assert result.stdout.splitlines() == ["production     coolify  --name acme/production/api",
-                                          "production     coolify  --tag workers"]
+    targets = result.stdout.split("\n\n", 1)[0]  # the settings follow after a blank line
+    assert targets.splitlines() == ["production     coolify  --name acme/production/api",
+                                    "production     coolify  --tag workers"]
+    assert "\nstaging:" not in result.stdout  # only the environment asked for
     result = run("plan", "--config", path, "--environment", "prod")
     assert result.exit_code == 2 and "did you mean 'production'?" in result.stderr
 
@@ -126,3 +129,14 @@ def test_gitlab_splits_more_than_200_targets_into_several_jobs(run, tmp_path):
 def test_plan_reads_no_secret_and_needs_no_server(run, tmp_path, output):
     path = fleet_config(tmp_path, "${COOLIFY_URL}")
     assert run("plan", "--config", path, "--output", output).exit_code == 0  # neither URL nor tokens set
+
+
+def test_plan_shows_where_each_setting_comes_from(run):
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parent.parent / "examples" / "deployer.yml")
+    result = run("plan", "--config", example, env={"COOLIFY_URL": "https://c.example.com"})
+    assert result.exit_code == 0, result.output
+    settings = result.stdout.split("Settings from the file", 1)[1]
+    assert re.search(r"^  timeout\s+20m\s+\S*deployer\.yml:\d+", settings, re.M)
+    assert re.search(r"^  token\s+\$\{COOLIFY_TOKEN_PRODUCTION\}\s", settings, re.M)  # the reference, never a value
