@@ -434,7 +434,7 @@ def plan(config: str | None, environment: tuple[str, ...], output: str, resolve:
             raise InputError("no config file: pass --config or set DEPLOYER_CONFIG")
         entries = planner.targets(path, list(environment), env, resolve=resolve)
     except DeployerError as exc:
-        return _fail(exc, redact)
+        return _fail(exc, redact, env)
     if output == "json":
         click.echo(planner.github_matrix(entries))
     elif output == "gitlab":

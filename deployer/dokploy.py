@@ -115,6 +115,7 @@ class DokployProvider:
         self.readlogs_supported = True
         self.queue_supported = True
         self._candidates: list[Candidate] | None = None
+        self._pages: dict[tuple[str, str], str] = {}  # (kind, id) -> its dashboard page's path
 
     def close(self) -> None:
         self.api.close()
@@ -198,8 +199,21 @@ class DokployProvider:
                         for item in environment.get(field_name) or []:
                             if isinstance(item, dict) and item.get(id_field):
                                 found.append(Candidate(kind, str(item.get("name") or ""), str(item[id_field]), scope))
+                                self._pages[(kind, str(item[id_field]))] = (
+                                    f"/dashboard/project/{project.get('projectId')}/environment/"
+                                    f"{environment.get('environmentId')}/services/{kind}/{item[id_field]}")
             self._candidates = found
         return self._candidates
+
+    def dashboard_url(self, kind: str, resource: str) -> str | None:
+        """The application's or stack's dashboard page (Dokploy has none per deployment), from
+        `project.all`; None where it cannot be read."""
+        try:
+            self.candidates()
+        except DeployerError:
+            return None
+        path = self._pages.get((kind, resource))
+        return self.settings.url + path if path else None
 
     def rows(self, kind: str, resource: str, timeout: float | None = None) -> list[dict[str, Any]]:
         id_field, _, query, _ = _KINDS[kind]
@@ -418,6 +432,8 @@ class DokployFollower:
             d.status = _STATUS[raw]
         elif raw:
             self.notices.append(f"{d.label}: Dokploy reports an unknown status {raw!r}; still waiting")
+        if d.ended and not d.url:  # the queued job gave no link (it was never seen queued): the project list does
+            d.url = self.provider.dashboard_url(d.kind, d.resource)
         if d.status == CANCELLED:
             d.message = "Dokploy marked the deployment cancelled (a server restart cancels running deployments)"
         elif d.status == FAILED:

@@ -195,6 +195,10 @@ class GitLabReporter(FoldingReporter):
     def _end_fold(self) -> None:
         self._write(f"\x1b[0Ksection_end:{int(time.time())}:{self._section}\r\x1b[0K", self.out)
 
+    def error(self, text: str) -> None:
+        self._end_group()
+        self._write(f"\x1b[31;1m{self.redact('deployer: error: ' + clean(text))}\x1b[0m", self.err)  # red, as GitLab shows errors
+
 
 def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000,
                      error: str | None = None) -> str:

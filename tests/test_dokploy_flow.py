@@ -341,3 +341,18 @@ def test_a_lost_answer_on_the_second_trigger_keeps_the_first_deployment_followed
     assert by_id[a.id]["status"] == "finished" and by_id[a.id]["deployment_id"] == sim.jobs[0].deployment_id
     assert "may have started" in by_id[b.id]["message"]
     assert sim.deploy_calls == 2  # never sent again
+
+
+def test_without_the_queue_the_dashboard_link_comes_from_the_project_list(dokploy, run, tmp_path):
+    web = app("web")
+    sim = dokploy([web], old_version=True)
+    out = tmp_path / "out"
+    assert run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
+    assert outputs_of(out)["deployment-url"] == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+
+
+def test_a_server_error_in_a_gitlab_job_is_a_red_line(dokploy, run):
+    sim = dokploy([app("web")])
+    result = run(*args(sim, "--application-id", "x", key="wrong-key-123"), env={"GITLAB_CI": "true"})
+    assert result.exit_code == 3
+    assert "\x1b[31;1mdeployer: error: Dokploy refused the API key" in result.stderr
