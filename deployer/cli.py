@@ -153,7 +153,8 @@ def _fail(exc: DeployerError, redact: Redactor, env: dict[str, str] | None = Non
     if env.get("GITHUB_ACTIONS") == "true":
         from deployer.platforms import escape_data
 
-        click.echo(f"::error title=deployer::{escape_data(line[len('deployer: error: '):])}")
+        # On stderr, which the runner reads for commands as well: stdout may be a JSON document.
+        click.echo(f"::error title=deployer::{escape_data(line[len('deployer: error: '):])}", err=True)
     return exc.exit_code
 
 

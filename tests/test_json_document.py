@@ -112,3 +112,11 @@ def test_status_and_cancel_print_a_document_on_error_too(coolify, run, command):
     assert result.exit_code == 3
     document = json.loads(result.stdout)
     assert document["exit_code"] == 3 and "no deployment" in document["error"]["message"]
+
+
+def test_in_a_github_job_bad_input_is_an_annotation_and_stdout_stays_one_document(run):
+    env = {"GITHUB_ACTIONS": "true", "INPUT_PROVIDER": "coolify", "INPUT_URL": "https://c.example.com", "INPUT_TOKEN": "t0ken-abc"}
+    result = run("deploy", "--output", "json", env=env)
+    assert result.exit_code == 2
+    document_of(result)  # stdout: the document alone
+    assert "::error title=deployer::nothing to deploy" in result.stderr

@@ -181,12 +181,12 @@ def test_action_errors_name_the_action_inputs_and_are_annotations(run):
     result = run("deploy", env=env)
     assert result.exit_code == 2
     assert "input 'application-id'" in result.stderr and "--application-id" not in result.stderr
-    assert "::error title=deployer::nothing to deploy: set input 'application-id'" in result.stdout
+    assert "::error title=deployer::nothing to deploy: set input 'application-id'" in result.stderr
 
 
 def test_on_the_command_line_errors_name_the_options(run):
     result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k3y-value")
-    assert result.exit_code == 2 and "--application-id" in result.stderr and "::error" not in result.stdout
+    assert result.exit_code == 2 and "--application-id" in result.stderr and "::error" not in result.stdout + result.stderr
 
 
 def test_a_gitlab_error_line_is_red(run):
