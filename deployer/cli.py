@@ -26,7 +26,13 @@ class _Group(click.Group):
             code = super().main(args, prog_name or "deployer", complete_var, standalone_mode=False, **extra)
         except click.exceptions.UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "deployer"
-            click.echo(f"deployer: error: {exc.format_message()} (see '{command} --help')", err=True)
+            said = f"{exc.format_message()} (see '{command} --help')"
+            click.echo(f"deployer: error: {said}", err=True)
+            given = list(sys.argv[1:] if args is None else args)
+            if "--output=json" in given or any(a == "--output" and b == "json" for a, b in zip(given, given[1:], strict=False)):
+                from deployer.outputs import json_document, step_outputs
+
+                click.echo(json.dumps(json_document(step_outputs("failed", 0, []), [], said, 2), indent=2))
             sys.exit(2)
         except click.exceptions.Abort:
             click.echo("deployer: interrupted", err=True)

@@ -14,8 +14,6 @@ from tests.runner_files import check_jsonschema, parse_gitlab_dotenv
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "templates" / "deploy.yml"
-#: Secrets are CI/CD variables, never component inputs (inputs are written into the pipeline).
-NOT_INPUTS = {"token", "github-token", "github-environment"}
 
 
 def documents() -> tuple[dict, dict]:
@@ -40,7 +38,7 @@ def test_it_offers_the_actions_inputs_under_the_same_names():
     header, job = documents()
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     inputs = set(header["spec"]["inputs"])
-    assert inputs - {"stage", "image", "job-name"} == set(action["inputs"]) - NOT_INPUTS
+    assert inputs - {"stage", "image", "job-name"} == set(action["inputs"])  # the same names, every one
     assert all(spec["default"] == "" for name, spec in header["spec"]["inputs"].items() if name in action["inputs"])
     [deploy] = job.values()
     assert deploy["image"]["entrypoint"] == [""] and deploy["artifacts"]["reports"]["dotenv"] == "deploy.env"
@@ -54,10 +52,11 @@ def test_the_job_deploys_with_the_inputs_it_is_given(dokploy, run, tmp_path):
     sim = dokploy([web])
     _header, job = documents()
     [deploy] = job.values()
-    given = {"provider": "dokploy", "url": sim.url, "application-id": web.id, "poll-interval": "0.2s"}
+    given = {"provider": "dokploy", "url": sim.url, "application-id": web.id, "poll-interval": "0.2s", "token": "$DOKPLOY_KEY"}
     env = {key: value.replace(f"$[[ inputs.{name} ]]", given.get(name, ""))
            for key, value in deploy["variables"].items() for name in [value[len("$[[ inputs."):-3]]}
-    env.update({"GITLAB_CI": "true", "DOKPLOY_API_KEY": "dokploy-key"})
+    env["INPUT_TOKEN"] = "dokploy-key"  # GitLab expands the variable reference the input passed
+    env.update({"GITLAB_CI": "true", "DOKPLOY_KEY": "dokploy-key"})
     [script] = deploy["script"]
     assert script == "deployer deploy --dotenv deploy.env"
     result = run("deploy", "--dotenv", str(tmp_path / "deploy.env"), env=env)

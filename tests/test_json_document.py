@@ -120,3 +120,10 @@ def test_in_a_github_job_bad_input_is_an_annotation_and_stdout_stays_one_documen
     assert result.exit_code == 2
     document_of(result)  # stdout: the document alone
     assert "::error title=deployer::nothing to deploy" in result.stderr
+
+
+def test_a_usage_error_is_one_document_too(run):
+    result = run("deploy", "--no-such-option", "--output", "json")
+    assert result.exit_code == 2
+    document = document_of(result)
+    assert "no-such-option" in document["error"]["message"]

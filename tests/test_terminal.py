@@ -24,11 +24,11 @@ from deployer.simulator.coolify import SimResource  # noqa: E402
 LIVE_MARKS = ("▶ ", "… ", "✔ ", "✖ ", "⌛ ")
 
 
-def run_in_terminal(argv: list[str], columns: int, rows: int, timeout: float = 90) -> bytes:
+def run_in_terminal(argv: list[str], columns: int, rows: int, timeout: float = 90, env: dict[str, str] | None = None) -> bytes:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    env = {"PATH": os.environ.get("PATH", ""), "TERM": "xterm", "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    environment = {"PATH": os.environ.get("PATH", ""), "TERM": "xterm", "PYTHONUNBUFFERED": "1", **(env or {})}
+    process = subprocess.Popen(argv, stdin=follower, stdout=follower, stderr=follower, env=environment, close_fds=True)
     os.close(follower)
     chunks, ends = [], time.monotonic() + timeout
     while time.monotonic() < ends:
@@ -103,3 +103,16 @@ def test_the_summary_is_in_colour_with_the_reason_before_the_long_link():
     row = out.getvalue().splitlines()[-1]
     assert "\x1b[31m" in row and "\x1b[31m" in out.getvalue().splitlines()[0]  # red: the row and the result
     assert row.index("the deployment failed") < row.index("https://coolify.example.com")
+
+
+@pytest.mark.parametrize("env, allowed", [({"TERM": "xterm", "NO_COLOR": "1"}, "cursor moves only"), ({"TERM": "dumb"}, "nothing")])
+def test_deploy_in_a_terminal_honours_no_color_and_a_dumb_terminal(coolify, env, allowed):
+    web = SimResource("web", queue_seconds=0.1, build_seconds=0.8)
+    sim = coolify([web])
+    argv = [sys.executable, "-m", "deployer", "deploy", "--provider", "coolify", "--url", sim.url, "--token", "root-token",
+            "--uuid", web.uuid, "--poll-interval", "0.3s"]
+    drawn = run_in_terminal(argv, 80, 24, env=env).decode("utf-8", "replace")
+    assert "Result: finished" in drawn
+    assert not re.search(r"\x1b\[[\d;]*m", drawn)  # no colour
+    if allowed == "nothing":
+        assert "\x1b" not in drawn
