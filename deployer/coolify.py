@@ -10,7 +10,6 @@ import json
 import re
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -35,7 +34,9 @@ from deployer.models import (
     Deployment,
     ResourceName,
     TimeLeft,
+    epoch,
     iso_utc,
+    seconds_between,
     seconds_from_to,
 )
 from deployer.names import Candidate, pick
@@ -367,7 +368,7 @@ class CoolifyProvider:
             rows = answer.get("deployments") if isinstance(answer, dict) else answer
             pr = self.settings.pr or 0
             mine = [r for r in rows or [] if isinstance(r, dict) and int(r.get("pull_request_id") or 0) == pr
-                    and (_epoch(r.get("created_at")) or 0) >= since]
+                    and (epoch(r.get("created_at")) or 0) >= since]
             if not mine:
                 stop = index
                 break
@@ -602,7 +603,7 @@ class DeploymentFollower(CoolifyFollower):
 
     def _forecast(self, rows: list[dict[str, Any]]) -> None:
         """When this deployment should end, from how long the last finished ones took."""
-        took = sorted(t for t in (_seconds_between(r.get("created_at"), r.get("finished_at"))
+        took = sorted(t for t in (seconds_between(r.get("created_at"), r.get("finished_at"))
                                   for r in rows if r.get("status") == "finished") if t is not None)
         if took:
             self.expected_end = (self.triggered_at + took[0] - 1.0, self.triggered_at + took[-1] + 1.0)
@@ -741,12 +742,6 @@ _ALL_STARTED = object()
 CLOCK_SLACK = 2.0
 
 
-def _epoch(stamp: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
 
 def listed(answer: Any) -> list[dict[str, Any]]:
     """The rows of a list answer. Coolify's `GET /deployments` sorts a collection without resetting
@@ -755,16 +750,6 @@ def listed(answer: Any) -> list[dict[str, Any]]:
         answer = list(answer.values())
     return [row for row in answer if isinstance(row, dict)] if isinstance(answer, list) else []
 
-
-def _seconds_between(start: Any, end: Any) -> float | None:
-    """Seconds between two of Coolify's timestamps (`2026-08-21T10:00:00.000000Z`), or None."""
-    try:
-        a = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        b = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    seconds = (b - a).total_seconds()
-    return seconds if seconds >= 0 else None
 
 
 _DECODER = json.JSONDecoder()

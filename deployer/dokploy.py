@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import replace
-from datetime import datetime, timezone
 from typing import Any
 
 from deployer.errors import (
@@ -37,6 +36,7 @@ from deployer.models import (
     Deployment,
     ResourceName,
     TimeLeft,
+    epoch,
     iso_utc,
     seconds_from_to,
 )
@@ -69,14 +69,9 @@ def _started_ms(row: dict[str, Any]) -> int | None:
 
 
 def _ms(stamp: Any) -> int | None:
-    """An ISO 8601 time (`2026-12-02T04:47:59.726Z`) as epoch milliseconds; None when it is not one."""
-    try:
-        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    """A row's time as epoch milliseconds (the unit of the queue's job times); None when it is none."""
+    seconds = epoch(stamp)
+    return None if seconds is None else int(seconds * 1000)
 
 
 def _error(exc: HTTPStatusError, doing: str) -> DeployerError:

@@ -88,9 +88,9 @@ class Deployment:
         }
 
 
-def iso_utc(stamp: object) -> str | None:
-    """A server's timestamp (`2026-12-02T04:47:59.726Z`, `2026-12-02T04:47:59.000000Z`) as the one
-    form every output uses, ISO 8601 UTC to the second (`2026-12-02T04:47:59Z`); None if it is none."""
+def epoch(stamp: object) -> float | None:
+    """A server's ISO 8601 time (`2026-12-02T04:47:59.726Z`, Coolify's `...59.000000Z`; UTC when it
+    names no zone) as epoch seconds; None when it is not one. The one time parser of both providers."""
     from datetime import datetime, timezone
 
     try:
@@ -99,20 +99,28 @@ def iso_utc(stamp: object) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.timestamp()
+
+
+def iso_utc(stamp: object) -> str | None:
+    """A server's time as the one form every output uses, ISO 8601 UTC to the second
+    (`2026-12-02T04:47:59Z`); None if it is none."""
+    import time as clock
+
+    seconds = epoch(stamp)
+    return None if seconds is None else clock.strftime("%Y-%m-%dT%H:%M:%SZ", clock.gmtime(seconds))
+
+
+def seconds_between(start: object, end: object) -> float | None:
+    """Seconds from one server time to a later one, or None."""
+    a, b = epoch(start), epoch(end)
+    return b - a if a is not None and b is not None and b >= a else None
 
 
 def seconds_from_to(start: str | None, end: str | None) -> int | None:
-    """Whole seconds between two `iso_utc` times, or None."""
-    from datetime import datetime
-
-    if not start or not end:
-        return None
-    try:
-        took = (datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    except ValueError:
-        return None
-    return int(round(took)) if took >= 0 else None
+    """Whole seconds between two times, or None."""
+    took = seconds_between(start, end)
+    return None if took is None else int(round(took))
 
 
 #: No single request waits longer than this (a run's timeout may cut it shorter).

@@ -214,28 +214,11 @@ def test_json_mode_keeps_stdout_a_single_json_document_in_github(coolify, run, t
 
 def _demo_in_a_terminal(env: dict[str, str]) -> str:
     """`deployer demo` in a pseudo-terminal, as a person runs it; everything it drew."""
-    import os
-    import pty
-    import subprocess
     import sys
 
-    leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "deployer", "demo"], stdin=follower, stdout=follower, stderr=follower,
-                               env={"PATH": os.environ.get("PATH", ""), **env}, close_fds=True)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=60)
-    os.close(leader)
-    assert process.returncode == 0
-    return b"".join(chunks).decode("utf-8", "replace")
+    from tests.test_terminal import run_in_terminal
+
+    return run_in_terminal([sys.executable, "-m", "deployer", "demo"], 80, 24, env=env).decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize("env, escapes", [({"TERM": "xterm", "NO_COLOR": "1"}, "no colour"),
