@@ -330,7 +330,10 @@ class DokployFollower:
                 d.message = (f"deployment {d.deployment_id} is no longer listed: Dokploy keeps only the last ~10 "
                              "deployments, so its outcome is unknown; see the dashboard")
                 return []
-        return self._read_row(row, want_logs, left())
+        lines = self._read_row(row, want_logs, left())
+        if d.ended and not d.url:  # the queued job gave no link (it was never seen queued): the project list does
+            d.url = self.provider.dashboard_url(d.kind, d.resource)
+        return lines
 
     def _find_ours(self, rows: list[dict[str, Any]], timeout: float) -> dict[str, Any] | None:
         """Our row among `rows` (newest first), or None while it does not exist yet."""
@@ -427,8 +430,6 @@ class DokployFollower:
             d.status = _STATUS[raw]
         elif raw:
             self.notices.append(f"{d.label}: Dokploy reports an unknown status {raw!r}; still waiting")
-        if d.ended and not d.url:  # the queued job gave no link (it was never seen queued): the project list does
-            d.url = self.provider.dashboard_url(d.kind, d.resource)
         if d.status == CANCELLED:
             d.message = "Dokploy marked the deployment cancelled (a server restart cancels running deployments)"
         elif d.status == FAILED:
