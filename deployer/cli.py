@@ -190,10 +190,11 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        code = _fail(_in_the_callers_words(exc, env), redact, env)
+        said = _in_the_callers_words(exc, env)
+        code = _fail(said, redact, env)
         dotenv = str(options.get("dotenv") or env.get("DEPLOYER_DOTENV") or "").strip() or None
-        return _write_sinks(Outcome("failed", 0, [], str(exc), code), env, dotenv, redact, ci_outputs=ci_outputs,
-                            json_out=wants_json, say=lambda text: _fail(DeployerError(text), redact))
+        return _write_sinks(Outcome("failed", 0, [], str(said), code), env, dotenv, redact, ci_outputs=ci_outputs,
+                            json_out=wants_json, say=lambda text: _fail(DeployerError(text), redact, env))
     redact.add(settings.token)
     if settings.github_token:
         redact.add(settings.github_token)
