@@ -190,10 +190,10 @@ def run_deploy(options: dict[str, Any], env: dict[str, str], *, ci_outputs: bool
     try:
         settings = resolve(options, env)
     except InputError as exc:
-        said = _in_the_callers_words(exc, env)
-        code = _fail(said, redact, env)
+        shown = _in_the_callers_words(exc, env)
+        code = _fail(shown, redact, env)
         dotenv = str(options.get("dotenv") or env.get("DEPLOYER_DOTENV") or "").strip() or None
-        return _write_sinks(Outcome("failed", 0, [], str(said), code), env, dotenv, redact, ci_outputs=ci_outputs,
+        return _write_sinks(Outcome("failed", 0, [], str(shown), code), env, dotenv, redact, ci_outputs=ci_outputs,
                             json_out=wants_json, say=lambda text: _fail(DeployerError(text), redact, env))
     redact.add(settings.token)
     if settings.github_token:

@@ -46,8 +46,9 @@ class Environment:
     def expanded(self, env: Mapping[str, str]) -> "Environment":
         """Its resources with `${VAR}` replaced. Options are expanded when read (`expand`), so that
         neither another environment's variables nor an overridden option's need to be set."""
-        resources = [ResourceRef(r.key, *(expand(v, r.where, env) for v in (r.value, r.kind, r.project, r.environment)),
-                                 where=r.where) for r in self.resources]
+        resources = [ResourceRef(r.key, expand(r.value, r.where, env), expand(r.kind, r.where, env),
+                                 expand(r.project, r.where, env), expand(r.environment, r.where, env), where=r.where)
+                     for r in self.resources]
         return Environment(self.name, dict(self.options), resources)
 
 
@@ -160,7 +161,7 @@ def _check_duplicates(node: Any, path: str) -> None:
 
 
 def _check_schema(data: Any, root: Any, path: str) -> None:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     validator = jsonschema.Draft7Validator(schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: (_line(root, e.absolute_path), list(map(str, e.absolute_path))))
@@ -220,7 +221,7 @@ def _deepest(error: Any) -> Any:
 
 
 def _deepest_of(errors: list[Any]) -> Any:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     return jsonschema.exceptions.best_match(errors) if errors else None
 

@@ -166,8 +166,8 @@ class CoolifyProvider:
             if exc.status == 404:
                 raise NotFound(f"Coolify has no deployment {deployment_id}: {said}") from None
             raise _server_error(exc, "cancelling the deployment") from None
-        said = answer.get("message") if isinstance(answer, dict) else None
-        return str(said or "Deployment cancelled.")
+        told = answer.get("message") if isinstance(answer, dict) else None
+        return str(told or "Deployment cancelled.")
 
     # -- health, for --wait-healthy ----------------------------------------------------------------
 
@@ -676,8 +676,8 @@ class DeploymentFollower(CoolifyFollower):
                 return f"not cancelled: it had already {now}"
             verb = "refused" if isinstance(exc, HTTPStatusError) else "failed"
             return f"cancel {verb}: {said}" + (f"; it is still {now}" if now else "")
-        said = answer.get("message") if isinstance(answer, dict) else None
-        return str(said or "cancelled")
+        told = answer.get("message") if isinstance(answer, dict) else None
+        return str(told or "cancelled")
 
     def _status_now(self) -> str | None:
         """The deployment's status as Coolify shows it now, or None when it cannot be read."""

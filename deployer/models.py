@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 if TYPE_CHECKING:
     from deployer.retry import TriggerRetry
@@ -161,7 +161,7 @@ class Provider(Protocol):
 
     name: str
 
-    def trigger(self, retry: "TriggerRetry") -> list[Follower]:
+    def trigger(self, retry: "TriggerRetry") -> Sequence[Follower]:
         """Start the deploy, each mutating request sent through `retry`; every requested resource
         gets a follower, refused ones already ended."""
 

@@ -110,7 +110,7 @@ def deploy(
             ReadRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep).run(provider.resolve_names)
         retry = TriggerRetry(deadline, on_retry=reporter.warning, clock=clock, sleep=sleep)
         try:
-            followers = provider.trigger(retry)
+            followers = list(provider.trigger(retry))
         except ServerError as exc:
             raise lost_trigger(exc) from None
         deployments = [f.deployment for f in followers]

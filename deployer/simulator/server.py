@@ -158,7 +158,7 @@ class SimulatedServer:
 
             def _fake_reply(self, fault: str) -> None:
                 if fault == "5xx":
-                    status = int(server.faults.choice([502, 503, 504]))  # type: ignore[union-attr]
+                    status = int(str(server.faults.choice([502, 503, 504])))  # type: ignore[union-attr]
                     headers = {"Retry-After": "1"} if status == 503 and server.faults.choice([True, False]) else {}  # type: ignore[union-attr]
                     payload, kind = f"<html><body><h1>{status}</h1>nginx</body></html>".encode(), "text/html"
                 elif fault == "429":
@@ -203,7 +203,7 @@ class SimulatedServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError
