@@ -381,8 +381,12 @@ def health_urls(value: Any, where: str) -> list[str]:
     urls: list[str] = []
     for raw in [value] if isinstance(value, str) else list(value):
         for item in str(raw).split():
-            parts = urlsplit(item)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                parts = urlsplit(item)
+                good = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+            except ValueError:  # a malformed host ([::1) or port
+                good = False
+            if not good:
                 raise InputError(f"{where}: {item!r} is not an http(s) URL; use e.g. https://app.example.com/health")
             if item not in urls:
                 urls.append(item)

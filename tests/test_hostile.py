@@ -276,6 +276,8 @@ def test_odd_answers_end_in_one_line(run, name, answer):
 
 @pytest.mark.parametrize("option, value", [
     ("--url", "http://[::1"),
+    ("--health-url", "http://[::1"),
+    ("--health-url", "https://app.example.com:99999/health"),
     ("--url", "http://host:99999"),
     ("--url", "https://coolify.example.com/\x00"),
     ("--uuid", "a" * 100_000),
