@@ -72,7 +72,7 @@ class _GroupedOptions(click.Command):
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections: list[tuple[str, list[tuple[str, str]]]] = []
-        starts = dict((first, title) for title, first in self.groups)
+        starts = {first: title for title, first in self.groups}
         for param in self.get_params(ctx):
             record = param.get_help_record(ctx)
             if record is None:
@@ -123,7 +123,11 @@ def _deploy_options(func: Any) -> Any:
     return func
 
 
-@cli.command(cls=type("_DeployCommand", (_GroupedOptions,), {"groups": DEPLOY_GROUPS}))
+class _DeployCommand(_GroupedOptions):
+    groups = DEPLOY_GROUPS
+
+
+@cli.command(cls=_DeployCommand)
 @_deploy_options
 def deploy(**options: Any) -> int:
     """Trigger a deploy and follow every deployment it starts until it ends.

@@ -303,7 +303,7 @@ class CoolifyProvider:
             try:
                 return self.api.request("POST", "/deploy", params=self.trigger_params(pending.uuids, pending.tags))
             except HTTPStatusError as exc:
-                if exc.status != 429 or len(pending.uuids) + len(pending.tags) == 0 or pending.single():
+                if exc.status != 429 or pending.single():
                     raise
                 server_now = exc.server_time - (time.monotonic() - sent_at) if exc.server_time else asked
                 found = self._started_before_the_limit(pending, since=server_now - CLOCK_SLACK)
@@ -358,16 +358,14 @@ class CoolifyProvider:
         stop = len(order)
         for index, uuid in enumerate(order):
             try:
-                answer = self.get(f"/deployments/applications/{quote(uuid, safe='')}", "reading what the deploy started",
-                                  params={"skip": 0, "take": 10})
+                rows = self.history(uuid, "reading what the deploy started")
             except HTTPStatusError as exc:
                 if exc.status == 404:
                     others.append(uuid)
                     continue
                 raise
-            rows = answer.get("deployments") if isinstance(answer, dict) else answer
             pr = self.settings.pr or 0
-            mine = [r for r in rows or [] if isinstance(r, dict) and int(r.get("pull_request_id") or 0) == pr
+            mine = [r for r in rows if int(r.get("pull_request_id") or 0) == pr
                     and (epoch(r.get("created_at")) or 0) >= since]
             if not mine:
                 stop = index
@@ -499,6 +497,14 @@ class CoolifyProvider:
                 raise
             raise _server_error(exc, doing) from None
 
+    def history(self, app_uuid: str, doing: str, timeout: float | None = None) -> list[dict[str, Any]]:
+        """An application's last 10 deployments, newest first (an object with `deployments`, not the
+        array the OpenAPI document says)."""
+        answer = self.get(f"/deployments/applications/{quote(app_uuid, safe='')}", doing,
+                          params={"skip": 0, "take": 10}, timeout=timeout)
+        rows = answer.get("deployments") if isinstance(answer, dict) else answer
+        return [r for r in rows or [] if isinstance(r, dict)]
+
     def forecast_wanted(self) -> bool:
         return len(self.settings.uuids) <= FORECAST_UP_TO
 
@@ -586,7 +592,6 @@ class DeploymentFollower(CoolifyFollower):
             d = self.deployment
             d.deployment_id = None
             d.message = f"Coolify answered '{PHANTOM}' with an id it never saved, and the queued deployment could not be read: {exc}"
-            d.server_problem = False
 
     def apply(self, row: dict[str, Any], want_logs: bool) -> list[str]:
         """Take in a deployment row (from its own GET or the list of active ones)."""
@@ -594,12 +599,7 @@ class DeploymentFollower(CoolifyFollower):
         return self._new_log_lines(row) if want_logs else []
 
     def _history(self, timeout: float | None = None) -> list[dict[str, Any]]:
-        answer = self.provider.get(
-            f"/deployments/applications/{self.deployment.resource}", "reading the application's deployments",
-            params={"skip": 0, "take": 10}, timeout=timeout,
-        )
-        rows = answer.get("deployments") if isinstance(answer, dict) else answer  # the OpenAPI says a list
-        return [r for r in rows or [] if isinstance(r, dict)]
+        return self.provider.history(self.deployment.resource, "reading the application's deployments", timeout)
 
     def _forecast(self, rows: list[dict[str, Any]]) -> None:
         """When this deployment should end, from how long the last finished ones took."""

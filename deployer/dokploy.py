@@ -306,7 +306,6 @@ class DokployFollower:
         #: Our job as last seen in the queue: when it was queued and taken up (server ms), or None.
         self.queued_ms: int | None = None
         self.processed_ms: int | None = None
-        self.seen_in_queue = False
         #: Jobs of this resource queued ahead of ours and still waiting when ours was last seen.
         self.ahead_waiting = 0
         #: When the jobs ahead of ours that were already running then were taken up (server ms).
@@ -351,12 +350,9 @@ class DokployFollower:
                 self.others.update(str(r.get("deploymentId")) for r in new)
                 return None
             return self._started_with_our_job(new)
-        if not self.provider.queue_supported or self.seen_in_queue or self.unseen_checks > 0 or new:
-            found = self._after_our_job_left(new)
-            if found is not None or self.deployment.ended:
-                return found
-        if not self.provider.queue_supported:
-            return None  # a server too old to list its queue: wait for the row until the timeout
+        found = self._after_our_job_left(new)
+        if found is not None or self.deployment.ended or not self.provider.queue_supported:
+            return found  # a server too old to list its queue: wait for the row until the timeout
         self.unseen_checks += 1
         if self.unseen_checks >= LOST_AFTER_CHECKS:
             d = self.deployment
@@ -375,10 +371,10 @@ class DokployFollower:
         ours = next((j for j in jobs if marker in str(j["data"].get("descriptionLog") or "")), None)
         if ours is None:
             return None
-        self.seen_in_queue = True
         self.queued_ms = _int(ours.get("timestamp"))
         self.processed_ms = _int(ours.get("processedOn"))
-        href = (ours.get("servicePath") or {}).get("href") if isinstance(ours.get("servicePath"), dict) else None
+        page = ours.get("servicePath")
+        href = page.get("href") if isinstance(page, dict) else None
         if isinstance(href, str) and href.startswith("/") and not d.url:
             d.url = self.provider.settings.url + href
         if self.queued_ms is not None:

@@ -269,14 +269,13 @@ def _handle(watch: _Watch, lines: list[str], error: ServerError | None, reporter
     watch.due = now + next_delay(watch, now, poll_interval)
 
 
-def cancel_all(followers: list[Follower], grace: float | None = None) -> dict[Follower, str]:
+def cancel_all(followers: list[Follower]) -> dict[Follower, str]:
     """Cancel every deployment at once (a cancel can take seconds to answer), each given up to
-    `grace` seconds; what each cancel did, in one line."""
-    grace = CANCEL_GRACE if grace is None else grace
+    CANCEL_GRACE seconds; what each cancel did, in one line."""
     if not followers:
         return {}
     with ThreadPoolExecutor(max_workers=min(CANCEL_WORKERS, len(followers))) as pool:
-        futures = {f: pool.submit(f.cancel, grace) for f in followers}
+        futures = {f: pool.submit(f.cancel, CANCEL_GRACE) for f in followers}
     said: dict[Follower, str] = {}
     for follower, future in futures.items():
         try:

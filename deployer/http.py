@@ -206,13 +206,9 @@ class ApiClient:
             for chunk in response.iter_raw():
                 if cancelled.is_set():
                     break
-                for piece in decoder.feed(chunk, max_bytes - len(content) + 1):
-                    content += piece
-                    if len(content) > max_bytes:
-                        raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
-            content += decoder.flush(max_bytes - len(content) + 1)
-            if len(content) > max_bytes:
-                raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
+                content += decoder.feed(chunk, room=max_bytes - len(content) + 1)
+                if len(content) > max_bytes:
+                    raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
             return response.status_code, response.headers, content
         finally:
             response.close()
@@ -294,18 +290,12 @@ class _Decoder:
                                        hint="a proxy may be compressing the API's answers")
         self.stages.reverse()  # the last encoding applied is undone first
 
-    def feed(self, data: bytes, room: int) -> list[bytes]:
-        """The decoded bytes of `data`, at most about `room` of them (more is never needed)."""
-        pieces = [data]
+    def feed(self, data: bytes, room: int) -> bytes:
+        """The decoded bytes of `data`, at most `room` of them (more is never needed). Nothing is
+        held back between calls: output past `room` is refused, not kept for later."""
         for stage in self.stages:
-            out = []
-            for piece in pieces:
-                out.append(self._inflate(stage, piece, room))
-            pieces = out
-        return pieces
-
-    def flush(self, room: int) -> bytes:
-        return b"".join(self.feed(b"", room)) if self.stages else b""
+            data = self._inflate(stage, data, room)
+        return data
 
     def _inflate(self, stage: Any, data: bytes, room: int) -> bytes:
         try:

@@ -75,10 +75,6 @@ class Redactor:
         # Longest first, so a secret's encoded form is not half-replaced by a shorter one.
         self._forms.sort(key=len, reverse=True)
 
-    @property
-    def forms(self) -> list[str]:
-        return list(self._forms)
-
     def __call__(self, text: str) -> str:
         for form in self._forms:
             if form in text:

@@ -1,7 +1,7 @@
 """Turn options, action inputs (`INPUT_*`) and environment variables into one checked Settings.
 
 Precedence (CONTRACT.md): command-line option > action input > config file (the chosen
-environment's values, then the file's top level) > environment variable > default.
+environment's values) > environment variable > default.
 Every bad value is an InputError (exit 2) naming the option and what it accepts.
 """
 
@@ -126,9 +126,9 @@ def split_ids(values: list[str], option: str) -> list[str]:
         for item in _SEPARATORS.split(value.strip()):
             if not item:
                 continue
-            if len(item) > MAX_ID or not _ID.match(item):
-                if len(item) > MAX_ID:
-                    raise InputError(f"{option}: an id of {len(item)} characters is not an id (at most {MAX_ID})")
+            if len(item) > MAX_ID:
+                raise InputError(f"{option}: an id of {len(item)} characters is not an id (at most {MAX_ID})")
+            if not _ID.match(item):
                 raise InputError(f"{option}: {item!r} is not a valid id; ids are letters, digits, '-', '_', '.' or ':'")
             if item not in ids:
                 ids.append(item)
