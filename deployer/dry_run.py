@@ -6,9 +6,9 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from deployer.console import clean
-from deployer.redact import MASK
-from deployer.settings import Settings
+from deployer.reporting.terminal import clean
+from deployer.reporting.redact import MASK
+from deployer.config.settings import Settings
 
 #: Settings never shown, whatever their source: secrets.
 SECRET = frozenset({"token", "github_token"})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from deployer.exit_codes import ExitStatus
+
 
 class DeployerError(Exception):
     """Base of every error deployer reports to the user as one line."""
 
-    exit_code = 1
+    exit_code: int = ExitStatus.FAILED
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)
@@ -20,15 +22,17 @@ class DeployerError(Exception):
 class InputError(DeployerError):
     """Bad options, inputs or environment: nothing was sent to the server."""
 
-    exit_code = 2
+    exit_code = ExitStatus.BAD_INPUT
 
 
 class ServerError(DeployerError):
     """The server could not be used: unreachable, TLS, auth, permission, not found, odd answers."""
 
-    exit_code = 3
+    exit_code = ExitStatus.SERVER_UNUSABLE
     #: True when trying again later may succeed (network faults, 5xx, 429).
     transient = False
+    #: Seconds the server asked to wait before asking again (Retry-After), if it said.
+    retry_after: float | None = None
 
 
 class Unreachable(ServerError):

@@ -7,6 +7,7 @@ import re
 import socket
 import ssl
 import threading
+import time
 import zlib
 from typing import Any, Callable, TypeVar
 
@@ -40,6 +41,20 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+#: No single request waits longer than this (a run's timeout may cut it shorter).
+MAX_REQUEST_SECONDS = 30.0
+
+
+class TimeLeft:
+    """What remains of one check's time limit: every request of the check draws on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+
+    def __call__(self) -> float:
+        return max(0.1, self.ends - time.monotonic())
 
 
 class Overdue(Exception):
@@ -112,6 +127,7 @@ class ApiClient:
         *,
         verify: bool | ssl.SSLContext = True,
         timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -121,6 +137,7 @@ class ApiClient:
             verify=verify,
             timeout=timeout,
             follow_redirects=False,
+            transport=transport,  # tests may hand in an httpx.MockTransport
         )
 
     def close(self) -> None:

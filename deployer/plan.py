@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from deployer import __version__
 from deployer.errors import InputError
-from deployer.models import ResourceName
+from deployer.model import ResourceName
 from deployer.safe_text import one_line
 
 TARGET_OPTIONS = ("name", "uuid", "tag", "application-id", "compose-id")
@@ -23,9 +23,9 @@ IMAGE = f"ghcr.io/deployer-dev/deployer:v{__version__}"
 
 def targets(config_path: str, environments: list[str], env: Mapping[str, str], *, resolve: bool = False) -> list[dict[str, str]]:
     """One entry per target of each environment asked for (every environment, when none is asked)."""
-    from deployer import config as config_file
-    from deployer.runner import make_provider
-    from deployer.settings import resolve as resolve_settings
+    from deployer.config import file as config_file
+    from deployer.providers import make_provider
+    from deployer.config.settings import resolve as resolve_settings
 
     loaded = config_file.load(config_path)
     for name in environments:
@@ -44,7 +44,7 @@ def targets(config_path: str, environments: list[str], env: Mapping[str, str], *
 def settings_text(config_path: str, environments: list[str]) -> str:
     """Each environment's settings as the file gives them, and where (FILE:LINE). Values are shown
     as written, before expansion: a token is a `${VAR}` reference, never a value."""
-    from deployer import config as config_file
+    from deployer.config import file as config_file
 
     loaded = config_file.load(config_path)
     lines = []

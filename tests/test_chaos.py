@@ -11,9 +11,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from deployer.console import ConsoleReporter
-from deployer.runner import deploy
-from deployer.settings import resolve
+from deployer.reporting.terminal import ConsoleReporter
+from deployer.api import deploy
+from deployer.config.settings import resolve
 from deployer.simulator.coolify import CoolifySimulator, SimResource
 from deployer.simulator.server import Faults
 
@@ -50,7 +50,7 @@ def one_run(index: int) -> Outcome:
                             "timeout": f"{TIMEOUT}s", "poll_interval": f"{POLL}s"}, {})
         started = time.monotonic()
         try:
-            result = deploy(settings, ConsoleReporter(io.StringIO(), str, err=io.StringIO()))
+            result = deploy(settings, on_event=ConsoleReporter(io.StringIO(), str, err=io.StringIO()))
         except BaseException:  # anything that escapes is a traceback a user would see
             outcome.traceback = traceback.format_exc()
             return outcome

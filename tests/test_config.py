@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from deployer.config import schema
+from deployer.config.file import schema
 from deployer.simulator.coolify import SimResource
 from tests.runner_files import check_jsonschema
 from tests.runner_files import read_github_output as outputs_of
@@ -199,7 +199,7 @@ def test_yaml_and_jsonschema_are_not_imported_without_a_config_file():
     import subprocess
     import sys
 
-    code = ("import sys, deployer.cli, deployer.settings, deployer.runner, deployer.coolify, deployer.dokploy;"
+    code = ("import sys, deployer.cli, deployer.config.settings, deployer.api, deployer.providers.coolify, deployer.providers.dokploy;"
             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
@@ -210,7 +210,7 @@ def _readme_blocks(language: str) -> list[str]:
 
 
 def test_the_readme_config_example_is_the_shipped_one_and_loads(tmp_path):
-    from deployer import config
+    from deployer.config import file as config
 
     [example] = [b for b in _readme_blocks("yaml") if "environments:" in b]
     assert yaml.safe_load(example) == yaml.safe_load((ROOT / "examples" / "deployer.yml").read_text())

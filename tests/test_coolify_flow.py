@@ -296,9 +296,9 @@ def test_cancels_at_the_timeout_go_out_at_once_and_wait_for_a_slow_answer(coolif
 
 
 def test_a_cancel_whose_answer_comes_too_late_is_confirmed_by_its_status(coolify, run, tmp_path, monkeypatch):
-    import deployer.follow
+    import deployer.waiting.loop
 
-    monkeypatch.setattr(deployer.follow, "CANCEL_GRACE", 0.5)
+    monkeypatch.setattr(deployer.waiting.loop, "CANCEL_GRACE", 0.5)
     web = app("web", queue_seconds=0.1, build_seconds=60)
     sim = coolify([web], cancel_seconds=3)
     out = tmp_path / "out"

@@ -415,12 +415,12 @@ def test_any_server_answer_ends_in_one_line_and_exit_0_only_when_it_said_finishe
 
 def test_even_a_bug_ends_in_one_line_without_the_token(run, monkeypatch):
     """The last line of defence: an exception nobody foresaw is one line, exit 1, token hidden."""
-    import deployer.settings
+    import deployer.config.settings
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom with s3cret-token-value inside")
 
-    monkeypatch.setattr(deployer.settings, "resolve", broken)
+    monkeypatch.setattr(deployer.config.settings, "resolve", broken)
     result = run("deploy", "--token", "s3cret-token-value", "--uuid", "a1")
     assert result.exit_code == 1
     assert result.stderr.startswith("deployer: error: unexpected RuntimeError") and result.stderr.count("\n") == 1

@@ -8,8 +8,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deployer.models import Deployment
-from deployer.outputs import DOTENV_KEYS, dotenv_text, github_output_text, step_outputs
+from deployer.model import Deployment
+from deployer.reporting.outputs import DOTENV_KEYS, dotenv_text, github_output_text, step_outputs
 from deployer.safe_text import one_line
 from tests.runner_files import parse_github_file, parse_gitlab_dotenv
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployer.console import ConsoleReporter, TerminalReporter, make_reporter
-from deployer.models import Deployment
-from deployer.platforms import summary_markdown
+from deployer.reporting import make_reporter
+from deployer.reporting.terminal import ConsoleReporter, TerminalReporter
+from deployer.model import Deployment
+from deployer.reporting.summary import summary_markdown
 from deployer.simulator.coolify import SimResource
 from tests.runner_files import (
     GitHubLog,

@@ -9,18 +9,18 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from deployer.coolify import (
+from deployer.providers.coolify import (
     CoolifyProvider,
     DeploymentFollower,
     iter_log_entries,
     listed,
 )
-from deployer.dokploy import DokployFollower, DokployProvider, _ms
+from deployer.providers.dokploy import DokployFollower, DokployProvider, _ms
 from deployer.errors import UnexpectedAnswer
 from deployer.http import ApiClient
-from deployer.models import ENDED, Deployment
+from deployer.model import ENDED, Deployment
 from deployer.retry import TriggerRetry
-from deployer.settings import Settings
+from deployer.config.settings import Settings
 from deployer.simulator.coolify import SimResource
 from deployer.simulator.dokploy import SimTarget
 from tests.conftest import shared_file

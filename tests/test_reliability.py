@@ -12,9 +12,9 @@ import time
 import pytest
 
 from deployer.errors import HTTPStatusError, UnexpectedAnswer, Unreachable
-from deployer.redact import Redactor
+from deployer.reporting.redact import Redactor
 from deployer.retry import TriggerRetry, unsent_retry_delay
-from deployer.settings import resolve
+from deployer.config.settings import resolve
 from deployer.simulator.coolify import SimResource
 from deployer.simulator.server import Faults
 from tests.runner_files import parse_github_file

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deployer.errors import InputError
-from deployer.settings import (
+from deployer.config.settings import (
     normalize_url,
     parse_bool,
     parse_duration,

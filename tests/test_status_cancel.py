@@ -143,7 +143,7 @@ def test_dokploy_result_times_are_the_rows_own(dokploy, run, tmp_path):
                env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
     [item] = json.loads(outputs_of(out)["result"])
     job = sim.jobs[0]
-    from deployer.models import iso_utc
+    from deployer.model import iso_utc
     from deployer.simulator.dokploy import ROW_LAG
 
     assert item["started_at"] == iso_utc(sim.stamp(job.start + ROW_LAG))  # the row's, not when the runner triggered

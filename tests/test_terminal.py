@@ -17,8 +17,8 @@ import pytest
 
 pyte = pytest.importorskip("pyte")
 
-from deployer.console import TerminalReporter  # noqa: E402
-from deployer.models import Deployment  # noqa: E402
+from deployer.reporting.terminal import TerminalReporter  # noqa: E402
+from deployer.model import Deployment  # noqa: E402
 from deployer.simulator.coolify import SimResource  # noqa: E402
 
 LIVE_MARKS = ("▶ ", "… ", "✔ ", "✖ ", "⌛ ")

@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass
 
 from deployer.errors import InputError
-from deployer.models import ResourceName
+from deployer.model import ResourceName
 
 MAX_LISTED = 8
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployer.errors import (
     AuthenticationFailed,
@@ -26,25 +26,25 @@ from deployer.errors import (
     UnexpectedAnswer,
     lost_trigger,
 )
-from deployer.http import ApiClient
-from deployer.models import (
-    CANCELLED,
-    FAILED,
-    FINISHED,
-    IN_PROGRESS,
-    UNKNOWN,
+from deployer.http import TimeLeft
+from deployer.model import (
     Deployment,
     ResourceName,
-    TimeLeft,
+    Status,
     epoch,
     iso_utc,
     seconds_from_to,
 )
-from deployer.names import Candidate, pick
+from deployer.providers.base import ErrorRule, Follower, Provider, translate
+from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
-from deployer.settings import Settings
 
-_STATUS = {"running": IN_PROGRESS, "done": FINISHED, "error": FAILED, "cancelled": CANCELLED}
+if TYPE_CHECKING:
+    import httpx
+
+    from deployer.config.settings import Settings
+
+_STATUS = {"running": Status.IN_PROGRESS, "done": Status.FINISHED, "error": Status.FAILED, "cancelled": Status.CANCELLED}
 _KINDS = {
     # kind: (id field, deploy procedure, rows query, the resource's own query)
     "application": ("applicationId", "application.deploy", "deployment.all", "application.one"),
@@ -74,46 +74,42 @@ def _ms(stamp: Any) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
+#: Dokploy's errors in the user's words (providers.base.translate): first match wins.
+ERRORS = (
+    ErrorRule(401, AuthenticationFailed, "Dokploy refused the API key while {doing} (401 Unauthorized)", said="^Unauthorized$",
+              hint="check DOKPLOY_API_KEY; a key created through the API without rateLimitEnabled:false "
+                   "allows only a few checks a day, so a 401 after earlier successes can mean that"),
+    ErrorRule(401, PermissionDenied, "Dokploy denied this while {doing}: {said}", hint="give the API key's user access to this resource"),
+    ErrorRule(403, PermissionDenied, "Dokploy denied this while {doing}: {said}", hint="give the API key's user access to this resource"),
+    ErrorRule(400, InputError, "Dokploy rejected the request while {doing}: {said}"),
+    ErrorRule(415, UnexpectedAnswer, "Dokploy answered 415 while {doing}", hint="a proxy may be rewriting the request's Content-Type"),
+    ErrorRule(404, NotFound, "{message}: the API is not at this address", silent=True,
+              hint="check --url: it should be the dashboard's base URL"),
+)
+
+
 def _error(exc: HTTPStatusError, doing: str) -> DeployerError:
-    said = exc.server_message or f"HTTP {exc.status}"
-    if exc.status == 401 and said == "Unauthorized":
-        return AuthenticationFailed(
-            f"Dokploy refused the API key while {doing} (401 Unauthorized)",
-            hint="check DOKPLOY_API_KEY; a key created through the API without rateLimitEnabled:false "
-                 "allows only a few checks a day, so a 401 after earlier successes can mean that",
-        )
-    if exc.status in (401, 403):
-        return PermissionDenied(f"Dokploy denied this while {doing}: {said}", hint="give the API key's user access to this resource")
-    if exc.status == 400:
-        return InputError(f"Dokploy rejected the request while {doing}: {said}")
-    if exc.status == 415:
-        return UnexpectedAnswer(f"Dokploy answered 415 while {doing}", hint="a proxy may be rewriting the request's Content-Type")
-    if exc.status == 404 and not exc.server_message:
-        return NotFound(f"{exc.message}: the API is not at this address", hint="check --url: it should be the dashboard's base URL")
-    return exc
+    """An HTTP error in the user's words, by Dokploy's table."""
+    return translate(exc, doing, ERRORS)
 
 
-class DokployProvider:
+class DokployProvider(Provider):
     """Deploys Dokploy applications and compose stacks."""
 
     name = "dokploy"
+    api_path = "/api"
+    errors = ERRORS
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.api = ApiClient(
-            settings.url + "/api",
-            {"x-api-key": settings.token},
-            verify=settings.verify,
-            timeout=settings.request_timeout,
-        )
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(settings, transport=transport)
         self.marker = f"[deployer {secrets.token_hex(4)}]"
         self.readlogs_supported = True
         self.queue_supported = True
         self._candidates: list[Candidate] | None = None
         self._pages: dict[tuple[str, str], str] = {}  # (kind, id) -> its dashboard page's path
 
-    def close(self) -> None:
-        self.api.close()
+    def auth_headers(self, token: str) -> dict[str, str]:
+        return {"x-api-key": token}
 
     def description(self) -> str:
         """The user's description with our marker, so our row can be told from another deploy's."""
@@ -122,10 +118,7 @@ class DokployProvider:
 
     def call(self, method: str, procedure: str, doing: str, *, params: dict[str, Any] | None = None,
              body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
-        try:
-            return self.api.request(method, "/" + procedure, params=params, json_body=body, timeout=timeout)
-        except HTTPStatusError as exc:
-            raise _error(exc, doing) from None
+        return self.request(method, "/" + procedure, doing, params=params, json_body=body, timeout=timeout)
 
     # -- one deployment, for `deployer status` and `deployer cancel` -------------------------------
 
@@ -164,14 +157,8 @@ class DokployProvider:
         raise ServerError(f"self-hosted Dokploy cannot cancel deployment {deployment_id}: cancelling is a Dokploy Cloud feature "
                           "(application.killBuild would stop every build on the server, so deployer never calls it)")
 
-    def resolve_names(self) -> None:
-        """Look each name up among applications and compose stacks (`project.all`), and deploy it by id."""
-        ids = {"application": list(self.settings.application_ids), "compose": list(self.settings.compose_ids)}
-        for wanted in self.settings.names:
-            found = self.find(wanted)
-            if found.id not in ids[found.kind]:
-                ids[found.kind].append(found.id)
-        self.settings = replace(self.settings, application_ids=ids["application"], compose_ids=ids["compose"], names=[])
+    def target_field(self, found: Candidate) -> str:
+        return "compose_ids" if found.kind == "compose" else "application_ids"
 
     def find(self, wanted: ResourceName) -> Candidate:
         """The application or compose stack a name means, among what the key's user can see."""
@@ -245,7 +232,7 @@ class DokployProvider:
             raise _error(exc, "reading the build log") from None
         return str(answer or "").splitlines()
 
-    def trigger(self, retry: TriggerRetry) -> list["DokployFollower"]:
+    def trigger(self, retry: TriggerRetry) -> list[Follower]:
         """One deploy call per resource. Once one has gone out, a failure of a later one is that
         resource's (reported in its entry) and never costs the report of those already started."""
         targets = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
@@ -256,7 +243,7 @@ class DokployProvider:
             except ServerError as exc:
                 if not followers:
                     raise
-                record = Deployment(provider=self.name, resource=resource, kind=kind, status=FAILED, server_problem=True,
+                record = Deployment(provider=self.name, resource=resource, kind=kind, status=Status.FAILED, server_problem=True,
                                     message=str(lost_trigger(exc)))
                 followers.append(DokployFollower(self, record, before=set()))
         return followers
@@ -274,14 +261,14 @@ class DokployProvider:
         except HTTPStatusError as exc:
             if exc.status != 404:
                 raise
-            record.status, record.server_problem = FAILED, True
+            record.status, record.server_problem = Status.FAILED, True
             record.message = f"Dokploy has no {kind} {resource}: {exc.server_message}"
             return DokployFollower(self, record, before=set())
         record.message = str(answer.get("message")) if isinstance(answer, dict) and answer.get("message") else "Deployment queued"
         return DokployFollower(self, record, before=before)
 
 
-class DokployFollower:
+class DokployFollower(Follower):
     """Finds the row our trigger created, then follows it by `deploymentId`.
 
     Dokploy gives no id, and another deployment of the same application (a webhook, a click, a
@@ -296,10 +283,9 @@ class DokployFollower:
     cost = 2
 
     def __init__(self, provider: DokployProvider, deployment: Deployment, *, before: set[str]) -> None:
+        super().__init__(deployment)
         self.provider = provider
-        self.deployment = deployment
         self.before = before
-        self.notices: list[str] = []
         self.unseen_checks = 0
         self.printed = 0
         self.last_lines: list[str] = []
@@ -325,7 +311,7 @@ class DokployFollower:
         else:
             row = next((r for r in rows if str(r.get("deploymentId")) == d.deployment_id), None)
             if row is None:
-                d.status, d.server_problem = FAILED, True
+                d.status, d.server_problem = Status.FAILED, True
                 d.message = (f"deployment {d.deployment_id} is no longer listed: Dokploy keeps only the last ~10 "
                              "deployments, so its outcome is unknown; see the dashboard")
                 return []
@@ -356,7 +342,7 @@ class DokployFollower:
         self.unseen_checks += 1
         if self.unseen_checks >= LOST_AFTER_CHECKS:
             d = self.deployment
-            d.status = FAILED
+            d.status = Status.FAILED
             d.message = ("the deploy job is neither queued nor running on Dokploy, and no deployment of it was "
                          "recorded: it was lost (a server restart drops queued jobs); deploy again")
         return None
@@ -412,7 +398,7 @@ class DokployFollower:
         if len(new) > 1:
             d = self.deployment
             ids = ", ".join(f"{r.get('deploymentId')} ({r.get('status')}, started {r.get('startedAt')})" for r in new)
-            d.status = UNKNOWN
+            d.status = Status.UNKNOWN
             d.message = (f"{len(new)} deployments of this {d.kind} started since the trigger and none carries our marker, "
                          f"so which one is ours cannot be told: {ids}; see the dashboard")
         return None
@@ -426,14 +412,14 @@ class DokployFollower:
             d.status = _STATUS[raw]
         elif raw:
             self.notices.append(f"{d.label}: Dokploy reports an unknown status {raw!r}; still waiting")
-        if d.status == CANCELLED:
+        if d.status == Status.CANCELLED:
             d.message = "Dokploy marked the deployment cancelled (a server restart cancels running deployments)"
-        elif d.status == FAILED:
+        elif d.status == Status.FAILED:
             d.message = str(row.get("errorMessage") or "the build failed; its log says why")
-        elif d.status == FINISHED:
+        elif d.status == Status.FINISHED:
             d.message = "deployed"
         stream = self.provider.settings.logs == "stream"
-        if not want_logs or not (stream or d.status in (FAILED, CANCELLED)):
+        if not want_logs or not (stream or d.status in (Status.FAILED, Status.CANCELLED)):
             return []
         try:
             lines = self.provider.read_log(d.deployment_id or "", LOG_TAIL_MAX if stream else FAILURE_TAIL, timeout=timeout)

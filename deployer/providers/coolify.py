@@ -10,7 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from deployer.errors import (
@@ -24,32 +24,33 @@ from deployer.errors import (
     ServerError,
     UnexpectedAnswer,
 )
-from deployer.http import ApiClient
-from deployer.models import (
-    CANCELLED,
-    FAILED,
-    FINISHED,
-    IN_PROGRESS,
-    QUEUED,
+from deployer.http import TimeLeft
+from deployer.model import (
     Deployment,
     ResourceName,
-    TimeLeft,
+    Status,
     epoch,
     iso_utc,
     seconds_between,
     seconds_from_to,
 )
-from deployer.names import Candidate, pick
+from deployer.providers.base import CheckResult, EndedFollower, ErrorRule, Follower, Provider, translate
+from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
-from deployer.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from deployer.config.settings import Settings
+    from deployer.waiting.health import Probe, UrlProber
 
 PHANTOM = "Deployment already queued for this commit."
 _STATUS = {
-    "queued": QUEUED,
-    "in_progress": IN_PROGRESS,
-    "finished": FINISHED,
-    "failed": FAILED,
-    "cancelled-by-user": CANCELLED,
+    "queued": Status.QUEUED,
+    "in_progress": Status.IN_PROGRESS,
+    "finished": Status.FINISHED,
+    "failed": Status.FAILED,
+    "cancelled-by-user": Status.CANCELLED,
 }
 _SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
 _DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
@@ -66,36 +67,35 @@ _ENVIRONMENT_LISTS = {"applications": "application", "services": "service", "pos
 READ_HINT = "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
 
 
-def _server_error(exc: HTTPStatusError, doing: str) -> ServerError:
-    """Turn an HTTP error into the user's words: what failed and what to do."""
-    said = exc.server_message or f"HTTP {exc.status}"
-    if exc.status == 401:
-        return AuthenticationFailed(f"Coolify refused the token while {doing}: {said}", hint="check the token (COOLIFY_TOKEN)")
-    if exc.status == 403:
-        if "permissions" in said and "read" in said:
-            return PermissionDenied(f"the token can deploy but not read: Coolify answered '{said}' while {doing}", hint=READ_HINT)
-        if "permissions" in said:
-            return PermissionDenied(f"the token lacks a permission: Coolify answered '{said}' while {doing}", hint="give the token the 'deploy' permission")
-        return PermissionDenied(f"Coolify refused API access while {doing}: {said}", hint="enable the API and check its IP allow-list in Coolify's settings")
-    if exc.status == 404 and said.startswith("Not found"):
-        return NotFound(f"{exc.message}: the API is not at this address", hint="check --url: it should be the dashboard's base URL")
-    return exc
+#: Coolify's errors in the user's words (providers.base.translate): first match wins.
+ERRORS = (
+    ErrorRule(401, AuthenticationFailed, "Coolify refused the token while {doing}: {said}", hint="check the token (COOLIFY_TOKEN)"),
+    ErrorRule(403, PermissionDenied, "the token can deploy but not read: Coolify answered '{said}' while {doing}",
+              hint=READ_HINT, said=r"permissions.*read|read.*permissions"),
+    ErrorRule(403, PermissionDenied, "the token lacks a permission: Coolify answered '{said}' while {doing}",
+              hint="give the token the 'deploy' permission", said="permissions"),
+    ErrorRule(403, PermissionDenied, "Coolify refused API access while {doing}: {said}",
+              hint="enable the API and check its IP allow-list in Coolify's settings"),
+    ErrorRule(404, NotFound, "{message}: the API is not at this address",
+              hint="check --url: it should be the dashboard's base URL", said="^Not found"),
+)
 
 
-class CoolifyProvider:
+def _server_error(exc: HTTPStatusError, doing: str) -> ServerError | DeployerError:
+    """An HTTP error in the user's words, by Coolify's table."""
+    return translate(exc, doing, ERRORS)
+
+
+class CoolifyProvider(Provider):
     """Deploys Coolify resources by uuid or tag."""
 
     name = "coolify"
+    api_path = "/api/v1"
+    errors = ERRORS
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(settings, transport=transport)
         self.dashboard = settings.url
-        self.api = ApiClient(
-            settings.url + "/api/v1",
-            {"Authorization": f"Bearer {settings.token}"},
-            verify=settings.verify,
-            timeout=settings.request_timeout,
-        )
 
         self.watch_by_list = True
         self.listing = False
@@ -103,10 +103,12 @@ class CoolifyProvider:
         self._projects: dict[str, str] | None = None  # name -> uuid
         self._environments: dict[tuple[str, str], list[Candidate]] = {}
 
-    def close(self) -> None:
-        self.api.close()
+    def auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
 
-    def check_batch(self, due: list[Any], active: list[Any], *, want_logs: bool, timeout: float) -> tuple[dict[Any, tuple[list[str], ServerError | None]], list[Any]]:
+    def check_batch(
+        self, due: list[Follower], active: list[Follower], *, want_logs: bool, timeout: float
+    ) -> tuple[dict[Follower, CheckResult], list[Follower]]:
         """Watch every active application deployment with one `GET /deployments` (it lists the
         queued and in-progress ones); a deployment that left the list is checked on its own."""
         watched = [f for f in active if isinstance(f, DeploymentFollower) and f.watchable]
@@ -122,12 +124,14 @@ class CoolifyProvider:
             return {}, []
         except HTTPStatusError as exc:
             error = _server_error(exc, "listing the active deployments")
-            return {f: ([], error) for f in watched if f in due}, []  # type: ignore[misc]
+            if not isinstance(error, ServerError):
+                raise error from None
+            return {f: ([], error) for f in watched if f in due}, []
         except ServerError as exc:
             return {f: ([], exc) for f in watched if f in due}, []
         by_id = {str(r.get("deployment_uuid")): r for r in listed(rows)}
-        answered: dict[Any, tuple[list[str], ServerError | None]] = {}
-        left = []
+        answered: dict[Follower, CheckResult] = {}
+        left: list[Follower] = []
         for f in watched:
             row = by_id.get(str(f.deployment.deployment_id))
             if row is None:
@@ -171,7 +175,7 @@ class CoolifyProvider:
 
     # -- health, for --wait-healthy ----------------------------------------------------------------
 
-    def health_probe(self, deployment: Deployment, prober: Any) -> Any:
+    def health_probe(self, deployment: Deployment, prober: UrlProber) -> Probe | None:
         """A probe of Coolify's view of a deployed application: `running:healthy`; with no health
         check configured (`running:unknown`), its first domain (asked through `prober`) answering 2xx."""
         uuid = deployment.resource
@@ -197,14 +201,8 @@ class CoolifyProvider:
 
     # -- names -----------------------------------------------------------------------------------
 
-    def resolve_names(self) -> None:
-        """Look each name up among applications, services and databases, and deploy it by uuid."""
-        uuids = list(self.settings.uuids)
-        for wanted in self.settings.names:
-            found = self.find(wanted)
-            if found.id not in uuids:
-                uuids.append(found.id)
-        self.settings = replace(self.settings, uuids=uuids, names=[])
+    def target_field(self, found: Candidate) -> str:
+        return "uuids"  # applications, services and databases alike are deployed by uuid
 
     def find(self, wanted: ResourceName) -> Candidate:
         """The resource a name means. Names alone are matched in the team-wide lists; with a
@@ -292,11 +290,11 @@ class CoolifyProvider:
             params["docker_tag"] = s.docker_tag
         return params
 
-    def trigger(self, retry: TriggerRetry) -> list["CoolifyFollower"]:
+    def trigger(self, retry: TriggerRetry) -> list[Follower]:
         """Send the deploy; when a full queue stopped it part-way, follow what it did start and send
         it again only for the resources that got nothing."""
         pending = _Pending(list(self.settings.uuids), list(self.settings.tags))
-        started: list[CoolifyFollower] = []
+        started: list[Follower] = []
 
         def send() -> Any:
             asked, sent_at = time.time(), time.monotonic()
@@ -332,13 +330,13 @@ class CoolifyProvider:
             return started + self._by_tag(answer)
         raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered without 'deployments' or 'message'")
 
-    def _not_deployed(self, uuid: str, exc: HTTPStatusError) -> "CoolifyFollower":
+    def _not_deployed(self, uuid: str, exc: HTTPStatusError) -> Follower:
         record = self._record(uuid, "application", f"not deployed: {exc.server_message or 'the deployment queue is full'}; "
                                                    "deploy it again once the queue has room")
-        record.status, record.server_problem = FAILED, True
+        record.status, record.server_problem = Status.FAILED, True
         return EndedFollower(record)
 
-    def _started_before_the_limit(self, pending: "_Pending", since: float) -> list["CoolifyFollower"]:
+    def _started_before_the_limit(self, pending: "_Pending", since: float) -> list[Follower]:
         """After a 429 for several resources: which did the request start before one met the full queue?
 
         Coolify deploys the resources one by one, in the order given (a tag's applications first),
@@ -353,7 +351,7 @@ class CoolifyProvider:
             for tag in pending.tags:
                 rows = self.get("/applications", f"listing the applications of tag {tag!r}", params={"tag": tag})
                 order += [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")] if isinstance(rows, list) else []
-        found: list[CoolifyFollower] = []
+        found: list[Follower] = []
         others: list[str] = []  # not applications: started if they stood before the one that met the limit
         stop = len(order)
         for index, uuid in enumerate(order):
@@ -383,7 +381,7 @@ class CoolifyProvider:
             pending.tags = []  # what is left is sent by uuid: a tag would start the others again
         return found
 
-    def _started_resource(self, uuid: str) -> "CoolifyFollower":
+    def _started_resource(self, uuid: str) -> Follower:
         """A service or database the request started: followed through its status."""
         for kind in ("service", "database"):
             try:
@@ -392,7 +390,7 @@ class CoolifyProvider:
                 continue
             return ResourceStatusFollower(self, self._record(uuid, kind, f"{kind} started"))
         record = self._record(uuid, "unknown", "Coolify found no resource with this uuid and skipped it")
-        record.status, record.server_problem = FAILED, True
+        record.status, record.server_problem = Status.FAILED, True
         return EndedFollower(record)
 
     def _trigger_error(self, exc: HTTPStatusError) -> DeployerError:
@@ -411,10 +409,10 @@ class CoolifyProvider:
     def _record(self, resource: str, kind: str, message: str = "", deployment_id: str | None = None) -> Deployment:
         return Deployment(provider=self.name, resource=resource, kind=kind, deployment_id=deployment_id, message=message)
 
-    def _by_uuid(self, items: Any, asked: list[str]) -> list["CoolifyFollower"]:
+    def _by_uuid(self, items: Any, asked: list[str]) -> list[Follower]:
         if not isinstance(items, list):
             raise UnexpectedAnswer("Coolify's deploy answer has 'deployments' that is not a list")
-        followers: list[CoolifyFollower] = []
+        followers: list[Follower] = []
         seen: set[str] = set()
         for item in items:
             if not isinstance(item, dict):
@@ -426,11 +424,11 @@ class CoolifyProvider:
         for uuid in asked:
             if uuid not in seen:  # Coolify skips unknown uuids silently when others exist
                 record = self._record(uuid, "unknown", "Coolify found no resource with this uuid and skipped it")
-                record.status, record.server_problem = FAILED, True
+                record.status, record.server_problem = Status.FAILED, True
                 followers.append(EndedFollower(record))
         return followers
 
-    def _follower_for(self, resource: str, message: str, deployment_uuid: Any) -> "CoolifyFollower":
+    def _follower_for(self, resource: str, message: str, deployment_uuid: Any) -> Follower:
         if deployment_uuid:
             record = self._record(resource, "application", message, str(deployment_uuid))
             match = _APP_QUEUED.match(message)
@@ -445,14 +443,14 @@ class CoolifyProvider:
                 return ResourceStatusFollower(self, record)
         # No deployment and not a start: Coolify refused this resource ("Unauthorized to deploy...").
         record = self._record(resource, "application", message or "Coolify did not deploy this resource")
-        record.status = FAILED
+        record.status = Status.FAILED
         return EndedFollower(record)
 
-    def _by_tag(self, answer: dict[str, Any]) -> list["CoolifyFollower"]:
+    def _by_tag(self, answer: dict[str, Any]) -> list[Follower]:
         messages = answer.get("message")
         messages = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
         details = answer.get("details") or []
-        followers: list[CoolifyFollower] = []
+        followers: list[Follower] = []
         for item in details if isinstance(details, list) else []:
             if isinstance(item, dict) and item.get("deployment_uuid"):
                 record = self._record(str(item.get("resource_uuid") or ""), "application", "", str(item["deployment_uuid"]))
@@ -468,11 +466,11 @@ class CoolifyProvider:
                 followers.append(self._started_by_name(kind, started.group("name"), message))
                 continue
             record = self._record(tag_label, "application", message)
-            record.status = FAILED  # a refusal or "No resources found for tag X."
+            record.status = Status.FAILED  # a refusal or "No resources found for tag X."
             followers.append(EndedFollower(record))
         return followers
 
-    def _started_by_name(self, kind: str, name: str, message: str) -> "CoolifyFollower":
+    def _started_by_name(self, kind: str, name: str, message: str) -> Follower:
         """A service started by tag comes back with its name only: find its uuid to follow it."""
         record = self._record(name, kind, message)
         record.name = name
@@ -514,46 +512,16 @@ class CoolifyProvider:
         return path if path.startswith("http") else self.dashboard + "/" + path.lstrip("/")
 
 
-class CoolifyFollower:
-    """Base of the three ways a Coolify resource is followed; `notices` are one-line remarks to show."""
-
-    deployment: Deployment
-    notices: list[str]
-
-    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
-        raise NotImplementedError
-
-    def confirm_started(self, timeout: float) -> None:
-        pass
-
-    def cancel(self, timeout: float) -> str:
-        return "Coolify cannot cancel this resource"
-
-
-class EndedFollower(CoolifyFollower):
-    """A resource whose outcome the trigger already told (refused, skipped): nothing to follow."""
-
-    def __init__(self, deployment: Deployment) -> None:
-        self.deployment = deployment
-        self.notices = []
-
-    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
-        return []
-
-
-class DeploymentFollower(CoolifyFollower):
+class DeploymentFollower(Follower):
     """An application deployment, followed by its uuid; build log entries are printed once each."""
 
     def __init__(self, provider: CoolifyProvider, deployment: Deployment, *, phantom: bool) -> None:
+        super().__init__(deployment)
         self.provider = provider
-        self.deployment = deployment
         self.phantom = phantom
         self.logs_seen = 0
         self.logs_hidden_noted = False
-        self.notices: list[str] = []
         self.triggered_at = time.monotonic()
-        #: (earliest, latest) monotonic time at which this deployment should end, from the history.
-        self.expected_end: tuple[float, float] | None = None
         # Watched through the list of active deployments at once, unless this deployment first needs
         # a check of its own: a phantom uuid to replace, or (for a few deployments) a forecast to read.
         self.watchable = not phantom and not (provider.settings.uuids and provider.forecast_wanted())
@@ -615,9 +583,9 @@ class DeploymentFollower(CoolifyFollower):
         raw = str(row.get("status") or "")
         if raw in _STATUS:
             d.status = _STATUS[raw]
-            if d.status == FAILED:
+            if d.status == Status.FAILED:
                 d.message = "the deployment failed; its build log says why"
-            elif d.status == CANCELLED:
+            elif d.status == Status.CANCELLED:
                 d.message = "the deployment was cancelled in Coolify"
         else:
             self.notices.append(f"{d.label}: Coolify reports an unknown status {raw!r}; still waiting")
@@ -688,13 +656,12 @@ class DeploymentFollower(CoolifyFollower):
         return str(row.get("status")) if isinstance(row, dict) and row.get("status") else None
 
 
-class ResourceStatusFollower(CoolifyFollower):
+class ResourceStatusFollower(Follower):
     """A service or database: no deployment record, so its resource status tells when it runs."""
 
     def __init__(self, provider: CoolifyProvider, deployment: Deployment) -> None:
         self.provider = provider
-        self.deployment = deployment
-        self.notices: list[str] = []
+        super().__init__(deployment)
         self.last_status = ""
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
@@ -703,7 +670,7 @@ class ResourceStatusFollower(CoolifyFollower):
             row = self.provider.get(f"/{d.kind}s/{d.resource}", f"reading the {d.kind}'s status", timeout=timeout)
         except HTTPStatusError as exc:
             if exc.status == 404:
-                d.server_problem, d.status = True, FAILED
+                d.server_problem, d.status = True, Status.FAILED
                 d.message = f"Coolify has no {d.kind} {d.resource} (404)"
                 return []
             raise
@@ -713,14 +680,17 @@ class ResourceStatusFollower(CoolifyFollower):
         raw = str(row.get("status") or "")
         state, _, health = raw.partition(":")
         if state == "running" and health in ("healthy", "unknown", ""):
-            d.status = FINISHED
+            d.status = Status.FINISHED
             d.message = f"{d.kind} is {raw}"
         else:
-            d.status = IN_PROGRESS
+            d.status = Status.IN_PROGRESS
         if raw != self.last_status:
             self.last_status = raw
             return [f"{d.kind} status: {raw or 'unknown'}"] if want_logs else []
         return []
+
+    def cancel(self, timeout: float) -> str:
+        return "Coolify cannot cancel this resource"
 
 
 @dataclass

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from deployer.models import Deployment
+from deployer.model import Deployment
 from deployer.safe_text import one_line
 
 DOTENV_KEYS = {

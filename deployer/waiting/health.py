@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from deployer.follow import utc_now
-from deployer.models import FAILED, FINISHED, IN_PROGRESS, Deployment
+from deployer.events import Emit, Message, StatusChanged
+from deployer.model import Deployment, Status, utc_now
 
 if TYPE_CHECKING:
     import httpx
+
+    from deployer.config.settings import Settings
+    from deployer.providers.base import Provider
 
 #: A probe looks once, within a time limit: (healthy?, what it saw, in one line).
 Probe = Callable[[float], "tuple[bool, str]"]
@@ -83,14 +86,42 @@ class UrlProber:
 
 def url_check(url: str, provider: str, prober: UrlProber) -> HealthCheck:
     """A check with its own result entry (kind `health-check`): it belongs to no one deployment."""
-    record = Deployment(provider, resource=url, kind="health-check", status=IN_PROGRESS, name=f"health {url}",
+    record = Deployment(provider, resource=url, kind="health-check", status=Status.IN_PROGRESS, name=f"health {url}",
                         started_at=utc_now())
     return HealthCheck(record, url, prober.probe(url))
 
 
+def gate(settings: Settings, provider: Provider, deployments: list[Deployment], emit: Emit, *,
+         started: float, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> list[Deployment]:
+    """The health gate after the deployments: only when every one finished. Returns the result
+    entries of the URL checks (a server's own checks report in their deployment's entry)."""
+    if not (settings.health_urls or settings.wait_healthy):
+        return []
+    if any(d.status != Status.FINISHED for d in deployments):
+        emit(Message("health checks skipped: not every deployment finished"))
+        return []
+    prober = UrlProber(settings.verify)
+    try:
+        checks = []
+        if settings.wait_healthy:
+            apps = [d for d in deployments if d.kind == "application"]
+            for d in apps:
+                probe = provider.health_probe(d, prober)
+                if probe is not None:
+                    checks.append(HealthCheck(d, f"{d.label} (Coolify's health check)", probe))
+            if not apps:
+                emit(Message("--wait-healthy: no application was deployed, so there is no Coolify health check to wait for"))
+        checks += [url_check(url, settings.provider, prober) for url in settings.health_urls]
+        wait_until_healthy(checks, emit, started=started, deadline=deadline, poll_interval=settings.poll_interval,
+                           clock=clock, sleep=sleep)
+    finally:
+        prober.close()
+    return [c.deployment for c in checks if c.deployment.kind == "health-check"]
+
+
 def wait_until_healthy(
     checks: list[HealthCheck],
-    reporter: Any,
+    emit: Emit,
     *,
     started: float,
     deadline: float,
@@ -103,27 +134,27 @@ def wait_until_healthy(
     pause = FIRST_PAUSE
     pending = list(checks)
     for check in pending:
-        reporter.notice(f"waiting for {check.what} to be healthy")
+        emit(Message(f"waiting for {check.what} to be healthy"))
     while pending:
         for check in pending:
             check.healthy, check.last = check.probe(max(1.0, min(PROBE_SECONDS, deadline - clock())))
             if check.healthy:
-                _settle(check, FINISHED, f"healthy: {check.last}", clock() - started)
-                reporter.notice(f"{check.what} is healthy: {check.last}")
+                _settle(check, Status.FINISHED, f"healthy: {check.last}", clock() - started)
+                emit(Message(f"{check.what} is healthy: {check.last}"))
         pending = [c for c in pending if not c.healthy]
         if not pending or clock() >= deadline:
             break
         sleep(min(pause, max(0.0, deadline - clock())))
         pause = min(pause * 2, poll_interval)
     for check in pending:
-        _settle(check, FAILED, f"{check.what} was not healthy within the timeout; last answer: {check.last}", clock() - started)
-        reporter.status(check.deployment, clock() - started)
+        _settle(check, Status.FAILED, f"{check.what} was not healthy within the timeout; last answer: {check.last}", clock() - started)
+        emit(StatusChanged(check.deployment, clock() - started))
 
 
-def _settle(check: HealthCheck, status: str, message: str, elapsed: float) -> None:
+def _settle(check: HealthCheck, status: Status, message: str, elapsed: float) -> None:
     d = check.deployment
     if d.kind == "health-check":
         d.status, d.message = status, message
         d.finished_at, d.duration = utc_now(), int(round(elapsed))
-    elif status == FAILED:  # a deployment that finished, but whose app never became healthy
-        d.status, d.message = FAILED, f"deployed, but {message}"
+    elif status == Status.FAILED:  # a deployment that finished, but whose app never became healthy
+        d.status, d.message = Status.FAILED, f"deployed, but {message}"

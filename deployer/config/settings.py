@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from deployer.errors import InputError
-from deployer.models import MAX_REQUEST_SECONDS, ResourceName
+from deployer.http import MAX_REQUEST_SECONDS
+from deployer.model import ResourceName
 
 if TYPE_CHECKING:
     import ssl
@@ -266,7 +267,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
     environment = opt("environment", _text, None, env_names=("DEPLOYER_ENVIRONMENT",))
     config_targets: dict[str, list[Any]] = {}
     if config_path is not None:
-        from deployer import config as config_file
+        from deployer.config import file as config_file
 
         path = _text(config_path, config_where)
         chosen = config_file.pick(config_file.load(path, config_where), environment, path, env)

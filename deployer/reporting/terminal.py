@@ -2,7 +2,7 @@
 
 `ConsoleReporter` writes plain lines. Text from the server (build logs, names, messages) is
 untrusted: control characters are stripped from it everywhere, and the CI dialects in
-deployer.platforms fence it so that no line of it can act as a workflow command.
+deployer.reporting.ci fence it so that no line of it can act as a workflow command.
 A terminal gets `TerminalReporter`: the same lines, plus a live block of one line per deployment.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Mapping, TextIO
+from typing import Callable, TextIO
 
-from deployer.models import Deployment
+from deployer.model import Deployment, Status
+from deployer.reporting.base import Consumer, seconds_text
 from deployer.safe_text import one_line
 
 HEARTBEAT_SECONDS = 60.0
@@ -20,12 +21,7 @@ HEARTBEAT_SECONDS = 60.0
 clean = one_line
 
 
-def seconds_text(elapsed: float) -> str:
-    whole = int(round(elapsed))
-    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
-
-
-class ConsoleReporter:
+class ConsoleReporter(Consumer):
     """Writes plain lines; every line passes through `redact`, so no secret reaches the log."""
 
     def __init__(self, out: TextIO, redact: Callable[[str], str], err: TextIO | None = None,
@@ -37,7 +33,7 @@ class ConsoleReporter:
         self.prefix_logs = False
         self.deployments: list[Deployment] = []
         self._notices: set[str] = set()
-        self._last_said: dict[int, float] = {}
+        self._last_said: dict[Deployment, float] = {}
 
     # -- the two kinds of output -----------------------------------------------------------------
 
@@ -50,7 +46,7 @@ class ConsoleReporter:
         stream.flush()
 
     def _log_lines(self, deployment: Deployment, lines: list[str]) -> None:
-        """Lines of a build log: untrusted. The CI dialects fence them (see deployer.platforms)."""
+        """Lines of a build log: untrusted. The CI dialects fence them (see deployer.reporting.ci)."""
         prefix = f"[{clean(deployment.label)}] " if self.prefix_logs else "  "
         for line in lines:
             self._write(self.redact(prefix + clean(line)), self.out)
@@ -61,7 +57,7 @@ class ConsoleReporter:
     def _close_log(self) -> None:
         """After a block of build log lines, before any line of ours."""
 
-    # -- the Reporter interface --------------------------------------------------------------------
+    # -- the events --------------------------------------------------------------------
 
     def start(self) -> None:
         """Before the first request (GitHub masks the token here)."""
@@ -71,7 +67,7 @@ class ConsoleReporter:
         self.prefix_logs = len(deployments) > 1
         now = self.clock()
         for d in deployments:
-            self._last_said[id(d)] = now
+            self._last_said[d] = now
         started = [d for d in deployments if not d.ended]
         if started:
             self._line(f"Triggered {len(started)} deployment(s) on {where}")
@@ -88,13 +84,13 @@ class ConsoleReporter:
     def status(self, deployment: Deployment, elapsed: float) -> None:
         self._close_log()
         d = deployment
-        self._last_said[id(d)] = self.clock()
+        self._last_said[d] = self.clock()
         link = f" {d.url}" if d.url and d.status == "in_progress" else ""
         note = f": {clean(d.message)}" if d.message and d.ended and d.status != "finished" else ""
         self._line(f"{clean(d.label)}: {d.status} after {seconds_text(elapsed)}{link}{note}")
 
     def log(self, deployment: Deployment, lines: list[str]) -> None:
-        self._last_said[id(deployment)] = self.clock()
+        self._last_said[deployment] = self.clock()
         self._open_log(deployment, f"Build log: {clean(deployment.label)}")
         self._log_lines(deployment, lines)
 
@@ -124,12 +120,12 @@ class ConsoleReporter:
         """Called on every turn of the follow loop: a heartbeat for deployments that went quiet."""
         now = self.clock()
         for d in self.deployments:
-            if not d.ended and now - self._last_said.get(id(d), now) >= HEARTBEAT_SECONDS:
-                self._last_said[id(d)] = now
+            if not d.ended and now - self._last_said.get(d, now) >= HEARTBEAT_SECONDS:
+                self._last_said[d] = now
                 self._close_log()
                 self._line(f"{clean(d.label)}: still {d.status} after {seconds_text(elapsed)}")
 
-    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+    def summary(self, status: Status, duration: int, deployments: list[Deployment]) -> None:
         self._close_log()
         checks = sum(d.kind == "health-check" for d in deployments)
         counted = f"{len(deployments) - checks} deployment(s)" + (f", {checks} health check(s)" if checks else "")
@@ -245,7 +241,7 @@ class TerminalReporter(ConsoleReporter):
             self._clear()
             self._draw()
 
-    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+    def summary(self, status: Status, duration: int, deployments: list[Deployment]) -> None:
         self._clear()
         self.deployments = []  # the summary replaces the live block
         super().summary(status, duration, deployments)
@@ -273,19 +269,3 @@ def _fit(text: str, cells: int) -> str:
         out.append(ch)
         used += width
     return "".join(out) + "…"
-
-
-def make_reporter(out: TextIO, redact: Callable[[str], str], env: Mapping[str, str], secrets: list[str]) -> ConsoleReporter:
-    """The reporter for where deployer runs: GitHub Actions, GitLab CI, a terminal, or plain."""
-    if env.get("GITHUB_ACTIONS") == "true":
-        from deployer.platforms import GitHubReporter
-
-        return GitHubReporter(out, redact, secrets=secrets)
-    if env.get("GITLAB_CI") == "true":
-        from deployer.platforms import GitLabReporter
-
-        return GitLabReporter(out, redact)
-    isatty = getattr(out, "isatty", None)
-    if isatty is not None and isatty() and env.get("TERM") != "dumb":
-        return TerminalReporter(out, redact, colour="NO_COLOR" not in env)
-    return ConsoleReporter(out, redact)

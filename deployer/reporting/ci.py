@@ -12,9 +12,11 @@ import secrets as random_tokens
 import time
 from typing import Callable, TextIO
 
-from deployer.console import ConsoleReporter, clean, seconds_text
-from deployer.models import ENDED, FINISHED, Deployment
-from deployer.redact import mask_values
+from deployer.model import ENDED, Deployment, Status
+from deployer.reporting.base import seconds_text
+from deployer.reporting.terminal import ConsoleReporter
+from deployer.safe_text import one_line as clean
+from deployer.reporting.redact import mask_values
 
 ANNOTATION_LINES = 20
 ANNOTATION_LIMIT = 4000
@@ -44,8 +46,8 @@ class FoldingReporter(ConsoleReporter):
     def __init__(self, out: TextIO, redact: Callable[[str], str]) -> None:
         super().__init__(out, redact)
         self._open_for: Deployment | None = None
-        self._held: dict[int, list[str]] = {}
-        self._parts: dict[int, int] = {}
+        self._held: dict[Deployment, list[str]] = {}
+        self._parts: dict[Deployment, int] = {}
 
     # -- what each dialect writes ----------------------------------------------------------------
 
@@ -61,8 +63,8 @@ class FoldingReporter(ConsoleReporter):
         if self._open_for is deployment:
             return
         self._end_group()
-        self._parts[id(deployment)] = self._parts.get(id(deployment), 0) + 1
-        part = self._parts[id(deployment)]
+        self._parts[deployment] = self._parts.get(deployment, 0) + 1
+        part = self._parts[deployment]
         self._begin_fold(title + (f" (part {part})" if part > 1 else ""))
         self._open_for = deployment
 
@@ -75,18 +77,18 @@ class FoldingReporter(ConsoleReporter):
         """Our own lines do not close a streaming group: it stays one group per deployment."""
 
     def log(self, deployment: Deployment, lines: list[str]) -> None:
-        self._last_said[id(deployment)] = self.clock()
+        self._last_said[deployment] = self.clock()
         if len(self.deployments) <= 1:
             self._open_log(deployment, f"Build log: {clean(deployment.label)}")
             self._log_lines(deployment, lines)
             return
-        held = self._held.setdefault(id(deployment), [])
+        held = self._held.setdefault(deployment, [])
         held.extend(lines)
         if len(held) >= self.BUFFER_LINES:
             self._release(deployment)
 
     def _release(self, deployment: Deployment) -> None:
-        held = self._held.pop(id(deployment), [])
+        held = self._held.pop(deployment, [])
         if held:
             self._open_log(deployment, f"Build log: {clean(deployment.label)}")
             self._log_lines(deployment, held)
@@ -109,7 +111,7 @@ class FoldingReporter(ConsoleReporter):
         self._log_lines(deployment, lines)
         self._end_group()
 
-    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+    def summary(self, status: Status, duration: int, deployments: list[Deployment]) -> None:
         self._end_group()
         for d in deployments:
             self._release(d)
@@ -160,10 +162,10 @@ class GitHubReporter(FoldingReporter):
         super().error(text)
         self._command(f"::error title=deployer::{escape_data(self.redact(clean(text)))}")
 
-    def summary(self, status: str, duration: int, deployments: list[Deployment]) -> None:
+    def summary(self, status: Status, duration: int, deployments: list[Deployment]) -> None:
         super().summary(status, duration, deployments)
         for d in deployments:
-            if d.ended and d.status != FINISHED:
+            if d.ended and d.status != Status.FINISHED:
                 self._annotate(d)
 
     def _annotate(self, d: Deployment) -> None:
@@ -198,41 +200,3 @@ class GitLabReporter(FoldingReporter):
     def error(self, text: str) -> None:
         self._end_group()
         self._write(f"\x1b[31;1m{self.redact('deployer: error: ' + clean(text))}\x1b[0m", self.err)  # red, as GitLab shows errors
-
-
-def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000,
-                     error: str | None = None) -> str:
-    """The job summary: one row per resource, failed ones' last log lines folded; under `limit` bytes."""
-    icon = {"finished": "✅", "failed": "❌", "cancelled": "⚪", "timeout": "⌛", "queued": "🕓", "in_progress": "🔄"}
-
-    def cell(text: str) -> str:
-        return clean(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")[:300]
-
-    lines = [f"### Deploy {icon.get(status, '')} {status} in {seconds_text(duration)}", ""]
-    if error:
-        lines += [f"**Error:** {cell(error)}", ""]
-    if not deployments:
-        return "\n".join(lines) + "\n"
-    lines += ["| Resource | Status | Duration | Deployment | Message |", "|---|---|---|---|---|"]
-    for d in deployments:
-        took = seconds_text(d.duration) if d.duration is not None else "-"
-        link = f"[{cell(d.deployment_id or 'open')}]({cell(d.url)})" if d.url else cell(d.deployment_id or "-")
-        lines.append(f"| {cell(d.label)} | {icon.get(d.status, '')} {d.status} | {took} | {link} | {cell(d.message if d.status != FINISHED else '')} |")
-    text = "\n".join(lines) + "\n"
-    for d in deployments:
-        if d.status in ENDED and d.status != FINISHED and d.log_tail:
-            body = "\n".join(clean(line)[:500] for line in d.log_tail[-ANNOTATION_LINES:])
-            fence = "`" * max(3, _longest_backtick_run(body) + 1)
-            block = f"\n<details><summary>Last lines of {cell(d.label)}'s build log</summary>\n\n{fence}\n{body}\n{fence}\n</details>\n"
-            if len((text + block).encode()) > limit:
-                break
-            text += block
-    return text
-
-
-def _longest_backtick_run(text: str) -> int:
-    longest = run = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    return longest

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence
+from enum import Enum
 
-if TYPE_CHECKING:
-    from deployer.retry import TriggerRetry
 
-# The statuses a deployment can have, in the user's words (CONTRACT.md).
-QUEUED = "queued"
-IN_PROGRESS = "in_progress"
-FINISHED = "finished"
-FAILED = "failed"
-CANCELLED = "cancelled"
-TIMEOUT = "timeout"
-#: The run cannot tell which of several deployments is the one it started (it says which).
-UNKNOWN = "unknown"
+class Status(str, Enum):
+    """A deployment's status, in the user's words (CONTRACT.md); each compares equal to its text."""
 
-ENDED = frozenset({FINISHED, FAILED, CANCELLED, TIMEOUT, UNKNOWN})
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    #: The run cannot tell which of several deployments is the one it started (it says which).
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ENDED = frozenset({Status.FINISHED, Status.FAILED, Status.CANCELLED, Status.TIMEOUT, Status.UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -37,15 +47,16 @@ class ResourceName:
         return f"{self.name!r}" + (f" in {scope}" if scope else "") + (f" ({self.kind})" if self.kind else "")
 
 
-@dataclass
+@dataclass(eq=False)
 class Deployment:
-    """One resource's deployment as this run knows it; it becomes one entry of the `result` output."""
+    """One resource's deployment as this run knows it; it becomes one entry of the `result` output.
+    Records are compared and hashed by identity: each is one deployment of this run."""
 
     provider: str
     resource: str
     kind: str
     deployment_id: str | None = None
-    status: str = QUEUED
+    status: Status = Status.QUEUED
     url: str | None = None
     message: str = ""
     name: str | None = None
@@ -56,6 +67,9 @@ class Deployment:
     server_problem: bool = False
     #: The last lines of its build log, kept for the failure report.
     log_tail: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # a library caller may pass the text
 
     @property
     def ended(self) -> bool:
@@ -79,7 +93,7 @@ class Deployment:
             "name": text(self.name),
             "kind": self.kind,
             "deployment_id": text(self.deployment_id),
-            "status": self.status,
+            "status": Status(self.status).value,
             "url": text(self.url),
             "message": one_line(self.message),
             "started_at": text(self.started_at),
@@ -123,56 +137,8 @@ def seconds_from_to(start: str | None, end: str | None) -> int | None:
     return None if took is None else int(round(took))
 
 
-#: No single request waits longer than this (a run's timeout may cut it shorter).
-MAX_REQUEST_SECONDS = 30.0
+def utc_now() -> str:
+    """Now, in the form every output uses (ISO 8601 UTC to the second)."""
+    import time as clock
 
-
-class TimeLeft:
-    """What remains of one check's time limit: every request of the check draws on it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-
-    def __call__(self) -> float:
-        return max(0.1, self.ends - time.monotonic())
-
-
-class Follower(Protocol):
-    """Follows one deployment on its server; implemented by each provider."""
-
-    deployment: Deployment
-    #: One-line remarks for the user (a phantom uuid replaced, logs hidden); the follow loop shows them.
-    notices: list[str]
-
-    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
-        """Ask the server once; update `deployment` (status, name, url); return new log lines."""
-
-    def confirm_started(self, timeout: float) -> None:
-        """With --no-wait: make `deployment.deployment_id` name a deployment that exists (Coolify's
-        "already queued" answer carries an id it never saved); a no-op where the id is sure."""
-
-    def cancel(self, timeout: float) -> str:
-        """Ask the server to cancel the deployment, taking up to `timeout` seconds; return what
-        happened, in one line (confirmed by a status read where the answer did not come)."""
-
-
-class Provider(Protocol):
-    """A deploy server: triggers deployments and hands back one follower per resource."""
-
-    name: str
-
-    def trigger(self, retry: "TriggerRetry") -> Sequence[Follower]:
-        """Start the deploy, each mutating request sent through `retry`; every requested resource
-        gets a follower, refused ones already ended."""
-
-    def resolve_names(self) -> None:
-        """Look the settings' resource names up and deploy them by id (InputError: unknown or ambiguous)."""
-
-    def deployment(self, deployment_id: str) -> Deployment:
-        """One deployment as the server shows it now (NotFound when it has none by that id)."""
-
-    def cancel_deployment(self, deployment_id: str) -> str:
-        """Cancel one deployment; DeployerError when it already ended or the server cannot."""
-
-    def close(self) -> None:
-        """Release the HTTP connection pool."""
+    return clock.strftime("%Y-%m-%dT%H:%M:%SZ", clock.gmtime())

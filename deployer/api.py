@@ -1,0 +1,266 @@
+"""deployer as a library: deploy, follow, read or cancel deployments, and get typed results.
+
+    from deployer import deploy
+    result = deploy(provider="coolify", url="https://coolify.example.com", token=token, uuid=["abc"])
+    print(result.status, result.exit_code)
+
+Options are the command line's, by their Python names (`uuid`, `application_id`, `poll_interval`,
+`logs`...), checked the same way (InputError for bad ones); or pass ready `Settings`. What happens
+on the way is emitted as deployer.events to `on_event` (default: nothing is printed). The command
+line is a thin shell over these functions; nothing here prints or writes files.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from deployer.errors import DeployerError, Interrupted, ServerError, lost_trigger
+from deployer.events import Emit, Finished, Message, Started, Triggered, ignore
+from deployer.exit_codes import ExitStatus
+from deployer.model import Deployment, Status, utc_now
+from deployer.providers import make_provider
+from deployer.providers.base import Follower, Provider
+from deployer.retry import ReadRetry, TriggerRetry
+from deployer.waiting.health import gate
+from deployer.waiting.loop import cancel_all, follow_all
+
+if TYPE_CHECKING:
+    import httpx
+
+    from deployer.config.settings import Settings
+
+__all__ = ["DeployResult", "cancel", "deploy", "follow", "resolve_settings", "status"]
+
+
+@dataclass
+class DeployResult:
+    """What one run did: each deployment's record, the overall status, the exit code the CLI uses."""
+
+    deployments: list[Deployment]
+    status: Status
+    exit_code: int
+    duration: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitStatus.SUCCESS
+
+
+def resolve_settings(settings: Settings | None = None, env: Mapping[str, str] | None = None, *, targets: bool = True,
+                     **options: Any) -> Settings:
+    """`settings` as given, else built from options the way the CLI builds them (InputError when one
+    is bad). Only `env` is read for action inputs and environment variables: none by default."""
+    if settings is not None:
+        return settings
+    from deployer.config.settings import resolve
+
+    def given(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return tuple(str(v) for v in value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    return resolve({key: given(value) for key, value in options.items()}, dict(env or {}), targets=targets)
+
+
+def deploy(settings: Settings | None = None, *, on_event: Emit | None = None, env: Mapping[str, str] | None = None,
+           transport: httpx.BaseTransport | None = None, **options: Any) -> DeployResult:
+    """Trigger a deploy and (unless `wait=False`) follow every deployment it starts to its end.
+    Never raises a DeployerError once settings are valid: it becomes the result's `error`."""
+    resolved = resolve_settings(settings, env, **options)
+    emit = on_event or ignore
+    emit(Started())
+    for remark in remarks(resolved):
+        emit(remark)
+    result = run(resolved, emit, provider=make_provider(resolved, transport=transport))
+    emit(Finished(result.status, result.duration, result.deployments, result.error, result.exit_code))
+    return result
+
+
+def status(deployment_id: str, settings: Settings | None = None, *, env: Mapping[str, str] | None = None,
+           transport: httpx.BaseTransport | None = None, **options: Any) -> Deployment:
+    """One deployment as the server shows it now (NotFound when it has none by that id)."""
+    resolved = resolve_settings(settings, env, targets=False, **options)
+    with closing(make_provider(resolved, transport=transport)) as provider:
+        return provider.deployment(deployment_id)
+
+
+def cancel(deployment_id: str, settings: Settings | None = None, *, env: Mapping[str, str] | None = None,
+           transport: httpx.BaseTransport | None = None, **options: Any) -> str:
+    """Cancel one queued or running deployment; what the server said. DeployerError when it had
+    already ended or the server cannot cancel."""
+    resolved = resolve_settings(settings, env, targets=False, **options)
+    with closing(make_provider(resolved, transport=transport)) as provider:
+        return provider.cancel_deployment(deployment_id)
+
+
+def follow(deployment_id: str, settings: Settings | None = None, *, on_event: Emit | None = None,
+           env: Mapping[str, str] | None = None, transport: httpx.BaseTransport | None = None,
+           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+           **options: Any) -> Deployment:
+    """Follow a deployment started elsewhere (a webhook, the dashboard) until it ends or the
+    timeout passes; its final record. Status changes are emitted; build logs are not read."""
+    resolved = resolve_settings(settings, env, targets=False, **options)
+    emit = on_event or ignore
+    with closing(make_provider(resolved, transport=transport)) as provider:
+        follower = _ByStatus(provider, provider.deployment(deployment_id))
+        started = clock()
+        follow_all([follower], emit, started=started, deadline=started + resolved.timeout,
+                   poll_interval=resolved.poll_interval, logs="none", cancel_on_timeout=resolved.cancel_on_timeout,
+                   budget_per_minute=resolved.request_budget, clock=clock, sleep=sleep)
+        return follower.deployment
+
+
+class _ByStatus(Follower):
+    """Follows an existing deployment by reading it whole at each check (`deployer status`'s read)."""
+
+    def __init__(self, provider: Provider, deployment: Deployment) -> None:
+        super().__init__(deployment)
+        self.provider = provider
+
+    def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+        now = self.provider.deployment(str(self.deployment.deployment_id))
+        for name in ("status", "name", "url", "message", "started_at", "finished_at"):
+            setattr(self.deployment, name, getattr(now, name))
+        return []
+
+    def cancel(self, timeout: float) -> str:
+        return self.provider.cancel_deployment(str(self.deployment.deployment_id))
+
+
+def remarks(settings: Settings) -> list[Message]:
+    """What the user should know about the settings before anything is sent."""
+    said = []
+    if settings.sources.get("provider", "").startswith("inferred"):
+        said.append(Message(f"provider {settings.provider} ({settings.sources['provider']}); set --provider to be sure"))
+    if settings.insecure:
+        said.append(Message("TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers",
+                            "warning"))
+    if settings.token_in_clear:
+        said.append(Message(f"{settings.url} is plain http: the token travels in clear across the network; use https",
+                            "warning"))
+    return said
+
+
+# -- one run, as the CLI and `deploy` make it -------------------------------------------------------
+
+
+def run(settings: Settings, emit: Emit, *, provider: Provider | None = None,
+        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> DeployResult:
+    """Run one deploy end to end and reduce it to one status and exit code. Never raises
+    DeployerError: it becomes the result's error."""
+    provider = provider or make_provider(settings)
+    started = clock()
+    deadline = started + settings.timeout
+    followers: list[Follower] = []
+    error: DeployerError | None = None
+
+    def warn(text: str) -> None:
+        emit(Message(text, "warning"))
+
+    extra: list[Deployment] = []  # the health checks' own entries
+    try:
+        followers = _trigger(settings, provider, deadline, warn, clock, sleep)
+        emit(Triggered([f.deployment for f in followers], settings.url))
+        if settings.wait:
+            follow_all(followers, emit, started=started, deadline=deadline, poll_interval=settings.poll_interval,
+                       logs=settings.logs, cancel_on_timeout=settings.cancel_on_timeout,
+                       budget_per_minute=settings.request_budget, check_batch=provider.check_batch, clock=clock,
+                       sleep=sleep)
+            extra = gate(settings, provider, [f.deployment for f in followers], emit, started=started,
+                         deadline=deadline, clock=clock, sleep=sleep)
+    except Interrupted as exc:
+        error = exc
+        _interrupted(exc, followers, settings.cancel_on_timeout)  # before the connections close: it may cancel
+    except DeployerError as exc:
+        error = exc
+        for follower in followers:
+            if not follower.deployment.ended:
+                follower.deployment.message = str(exc)
+    finally:
+        provider.close()
+    deployments = [f.deployment for f in followers] + extra
+    interrupted = isinstance(error, Interrupted) and not all(d.ended for d in deployments)
+    waited = settings.wait and (error is None or isinstance(error, Interrupted))
+    return DeployResult(
+        deployments=deployments,
+        status=overall_status(deployments, waited, interrupted),
+        exit_code=exit_code(deployments, error),
+        duration=int(round(clock() - started)),  # from the trigger to the last end, as this run saw it
+        error=str(error) if error else None,
+    )
+
+
+def _trigger(settings: Settings, provider: Provider, deadline: float, warn: Callable[[str], None],
+             clock: Callable[[], float], sleep: Callable[[float], None]) -> list[Follower]:
+    """Look names up (retrying reads), send the deploy (retrying only what provably was not
+    sent), and stamp every deployment with its start."""
+    if settings.names:
+        ReadRetry(deadline, on_retry=warn, clock=clock, sleep=sleep).run(provider.resolve_names)
+    retry = TriggerRetry(deadline, on_retry=warn, clock=clock, sleep=sleep)
+    try:
+        followers = list(provider.trigger(retry))
+    except ServerError as exc:
+        raise lost_trigger(exc) from None
+    started_at = utc_now()
+    for follower in followers:
+        follower.deployment.started_at = started_at
+        if not settings.wait:
+            follower.confirm_started(settings.request_timeout)
+    return followers
+
+
+def _interrupted(error: Interrupted, followers: list[Follower], cancel: bool) -> None:
+    """The CI job was cancelled: cancel what still runs (if asked, all at once) and say so on each.
+    Where every deployment had already ended, what the server said of them stands."""
+    running = [f for f in followers if not f.deployment.ended]
+    if followers and not running:
+        error.message = f"stopped by {error.signal_name} after every deployment had ended; nothing was cancelled"
+        return
+    cancelled = cancel_all(running) if cancel else {}
+    for follower in running:
+        d = follower.deployment
+        d.message = f"{error} while it was {d.status}"
+        if follower in cancelled:
+            d.message += f"; {cancelled[follower]}"
+
+
+def overall_status(deployments: list[Deployment], waited: bool, interrupted: bool = False) -> Status:
+    """CONTRACT.md: failed if any failed, else cancelled, else unknown (ours could not be told from
+    another deployment), else timeout, else finished (queued with --no-wait, or when the server
+    stopped answering before the deployments ended: what is known of them). A run stopped by the
+    CI job's cancellation, before every deployment ended, is `cancelled`."""
+    statuses = {d.status for d in deployments}
+    if Status.FAILED in statuses or (not deployments and not interrupted):
+        return Status.FAILED
+    if interrupted:
+        return Status.CANCELLED
+    if not waited:
+        return Status.QUEUED
+    for status in (Status.CANCELLED, Status.UNKNOWN, Status.TIMEOUT):
+        if status in statuses:
+            return status
+    return Status.FINISHED if statuses == {Status.FINISHED} else Status.QUEUED
+
+
+def exit_code(deployments: list[Deployment], error: DeployerError | None) -> int:
+    """A real failure (1) beats a server that could not be used (3), which beats a timeout (4); an
+    interrupted run exits as signals do (130 SIGINT, 143 SIGTERM)."""
+    if isinstance(error, Interrupted):
+        return error.exit_code
+    if any(d.status in (Status.FAILED, Status.CANCELLED, Status.UNKNOWN) and not d.server_problem for d in deployments):
+        return ExitStatus.FAILED
+    if not deployments and error is None:
+        return ExitStatus.FAILED  # nothing was deployed: never a success
+    if error is not None:
+        return error.exit_code
+    if any(d.server_problem for d in deployments):
+        return ExitStatus.SERVER_UNUSABLE
+    if any(d.status == Status.TIMEOUT for d in deployments):
+        return ExitStatus.TIMEOUT
+    return ExitStatus.SUCCESS

@@ -1,0 +1,61 @@
+"""When to ask: the pause before each deployment's next check, and the budget of requests a minute."""
+
+from __future__ import annotations
+
+from collections import deque
+
+FIRST_DELAY = 0.5
+GROWTH = 2.0
+DENSE_STEP = 0.5
+DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
+# follow 50 deployments to within a second (a list request a second plus one end read each)
+LIST_INTERVAL = 1.0  # how often one list request watches all deployments, once it is in use
+
+
+class RequestBudget:
+    """At most `per_minute` requests in any 60 seconds: how the servers' rate limits count them."""
+
+    def __init__(self, per_minute: float, now: float) -> None:
+        self.limit = max(1, int(per_minute))
+        self.sent: deque[float] = deque()
+        self.now = now
+
+    def available(self, now: float) -> int:
+        self.now = now
+        while self.sent and self.sent[0] <= now - 60.0:
+            self.sent.popleft()
+        return self.limit - len(self.sent)
+
+    def take(self, count: int = 1) -> None:
+        self.sent.extend([self.now] * count)
+
+    def next_token_in(self) -> float:
+        return max(0.01, self.sent[0] + 60.0 - self.now) if len(self.sent) >= self.limit else 0.01
+
+
+class Backoff:
+    """One deployment's pause between checks.
+
+    Without a forecast: 0.5 s, doubling up to `poll_interval`. With one (the window in which the
+    previous deployments ended): the same growth, cut so the next check lands at the window's start,
+    every 0.5 s inside it, and growth again once it has passed.
+    """
+
+    def __init__(self, poll_interval: float) -> None:
+        self.poll_interval = poll_interval
+        self.delay = min(FIRST_DELAY, poll_interval)
+
+    def reset(self) -> None:
+        self.delay = min(FIRST_DELAY, self.poll_interval)
+
+    def next(self, now: float, window: tuple[float, float] | None) -> float:
+        base = self.delay
+        self.delay = min(self.poll_interval, self.delay * GROWTH)
+        if not window:
+            return base
+        opens, closes = window
+        if now < opens:
+            return max(DENSE_STEP, min(base, opens - now))
+        if now <= closes:
+            return min(DENSE_STEP, self.poll_interval)
+        return base
