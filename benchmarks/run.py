@@ -39,8 +39,23 @@ class Run:
 
 
 def deployer_cmd(sim: CoolifySimulator, token: str, uuids: list[str], *extra: str) -> list[str]:
-    return [PY, "-m", "deployer", "deploy", "--url", sim.url, "--token", token, "--uuid", ",".join(uuids),
-            "--logs", "none", "--timeout", "30m", *extra]
+    return [
+        PY,
+        "-m",
+        "deployer",
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        token,
+        "--uuid",
+        ",".join(uuids),
+        "--logs",
+        "none",
+        "--timeout",
+        "30m",
+        *extra,
+    ]
 
 
 def end_time(sim: CoolifySimulator, token_runs: list[Run], resource: SimResource) -> float:
@@ -67,8 +82,12 @@ def fixed_polling(sim: CoolifySimulator, run: Run, interval: float) -> None:
 
 def ours(sim: CoolifySimulator, run: Run, *extra: str) -> None:
     run.started_at = time.monotonic()
-    subprocess.run(deployer_cmd(sim, run.token, [r.uuid for r in run.resources], *extra),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        deployer_cmd(sim, run.token, [r.uuid for r in run.resources], *extra),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
     run.exited_at = time.monotonic()
 
 
@@ -116,11 +135,17 @@ def startup(rounds: int = 20) -> list[str]:
             for _ in range(rounds):
                 arrivals.clear()
                 began = time.monotonic()
-                subprocess.run([*command, "--url", sim.url, "--token", "t", "--no-wait"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+                subprocess.run(
+                    [*command, "--url", sim.url, "--token", "t", "--no-wait"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
                 times.append(arrivals[0] - began)
-            figures.append(f"| start-up to first request, {label} "
-                           f"(median of {rounds}) | {statistics.median(times) * 1000:.0f} ms | {target} |")
+            figures.append(
+                f"| start-up to first request, {label} "
+                f"(median of {rounds}) | {statistics.median(times) * 1000:.0f} ms | {target} |"
+            )
     return figures
 
 
@@ -130,10 +155,16 @@ def detection(lengths: list[float], repeats: int) -> list[str]:
     for name in STRATEGIES:
         for length in lengths:
             for i in range(repeats):
-                resources[(name, length, i)] = SimResource(f"app-{len(resources)}", queue_seconds=0.5,
-                                                           build_seconds=length * random.uniform(0.97, 1.03), history=5)
+                resources[(name, length, i)] = SimResource(
+                    f"app-{len(resources)}",
+                    queue_seconds=0.5,
+                    build_seconds=length * random.uniform(0.97, 1.03),
+                    history=5,
+                )
     tokens = {key: f"tok{n}" for n, key in enumerate(resources)}
-    with CoolifySimulator(list(resources.values()), tokens={t: ALL_PERMISSIONS for t in tokens.values()}, rate_limit=10_000) as sim:
+    with CoolifySimulator(
+        list(resources.values()), tokens={t: ALL_PERMISSIONS for t in tokens.values()}, rate_limit=10_000
+    ) as sim:
         runs = {key: Run(key[0], tokens[key], [r]) for key, r in resources.items()}
         threads = [threading.Thread(target=STRATEGIES[key[0]], args=(sim, run)) for key, run in runs.items()]
         for t in threads:
@@ -147,8 +178,10 @@ def detection(lengths: list[float], repeats: int) -> list[str]:
                 delays = [run.exited_at - end_time(sim, [], run.resources[0]) for _, run in mine]
                 requests = [requests_of(sim, run.token) for _, run in mine]
                 minutes = statistics.median(run.exited_at - run.started_at for _, run in mine) / 60
-                rows.append(f"| {label} deployment | {name} | {statistics.median(delays):.2f} s | "
-                            f"{statistics.median(requests):.0f} | {statistics.median(requests) / minutes:.1f} |")
+                rows.append(
+                    f"| {label} deployment | {name} | {statistics.median(delays):.2f} s | "
+                    f"{statistics.median(requests):.0f} | {statistics.median(requests) / minutes:.1f} |"
+                )
     return rows
 
 
@@ -159,8 +192,10 @@ def fan_out(count: int, longest: float, speed: float = 10.0) -> list[str]:
     rows = []
     rng = random.Random(7)
     builds = [rng.uniform(longest / 6, longest) for _ in range(count)]
-    for name, strategy, clock in (("deployer (default)", lambda sim, run: ours(sim, run), 1.0),
-                                  ("fixed 5 s polling, one after another", lambda sim, run: fixed_polling(sim, run, 5.0 / speed), speed)):
+    for name, strategy, clock in (
+        ("deployer (default)", lambda sim, run: ours(sim, run), 1.0),
+        ("fixed 5 s polling, one after another", lambda sim, run: fixed_polling(sim, run, 5.0 / speed), speed),
+    ):
         resources = [SimResource(f"svc-{i}", queue_seconds=0.5, build_seconds=b) for i, b in enumerate(builds)]
         with CoolifySimulator(resources, tokens={"t": ALL_PERMISSIONS}, rate_limit=10_000, speed=clock) as sim:
             run = Run(name, "t", resources)
@@ -169,23 +204,29 @@ def fan_out(count: int, longest: float, speed: float = 10.0) -> list[str]:
             wall = (run.exited_at - run.started_at) * clock
             per_minute = busiest_minute(sim, "t") if clock == 1 else requests_of(sim, "t") / (wall / 60)
             note = "" if clock == 1 else f" (simulated, clock x{clock:.0f})"
-            rows.append(f"| {count} resources, slowest {max(builds):.0f} s | {name}{note} | {wall:.1f} s | "
-                        f"{(run.exited_at - slowest) * clock:+.1f} s | {requests_of(sim, 't')} | {per_minute:.0f} |")
+            rows.append(
+                f"| {count} resources, slowest {max(builds):.0f} s | {name}{note} | {wall:.1f} s | "
+                f"{(run.exited_at - slowest) * clock:+.1f} s | {requests_of(sim, 't')} | {per_minute:.0f} |"
+            )
     return rows
 
 
 def memory(count: int, lines: int, build: float) -> str:
     resources = [SimResource(f"big-{i}", queue_seconds=0.5, build_seconds=build, log_lines=lines) for i in range(count)]
     with CoolifySimulator(resources, tokens={"t": ALL_PERMISSIONS}, rate_limit=10_000) as sim:
-        probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
-                 "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        probe = (
+            "import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
         cmd = [PY, "-c", probe, *deployer_cmd(sim, "t", [r.uuid for r in resources])]
         cmd[cmd.index("none")] = "stream"
         began = time.monotonic()
         peak_kb = int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip())
         took = time.monotonic() - began
-    return (f"| peak memory, {count} deployments streaming {lines:,}-line logs | {peak_kb / 1024:.0f} MB "
-            f"({took:.0f} s, {requests_of(sim, 't')} requests) | target < 60 MB |")
+    return (
+        f"| peak memory, {count} deployments streaming {lines:,}-line logs | {peak_kb / 1024:.0f} MB "
+        f"({took:.0f} s, {requests_of(sim, 't')} requests) | target < 60 MB |"
+    )
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ line is a thin shell over these functions; nothing here prints or writes files.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DeployerError, Interrupted, ServerError, lost_trigger
 from deployer.events import Emit, Finished, Message, Started, Triggered, ignore
@@ -50,8 +51,9 @@ class DeployResult:
         return self.exit_code == ExitStatus.SUCCESS
 
 
-def resolve_settings(settings: Settings | None = None, env: Mapping[str, str] | None = None, *, targets: bool = True,
-                     **options: Any) -> Settings:
+def resolve_settings(
+    settings: Settings | None = None, env: Mapping[str, str] | None = None, *, targets: bool = True, **options: Any
+) -> Settings:
     """`settings` as given, else built from options the way the CLI builds them (InputError when one
     is bad). Only `env` is read for action inputs and environment variables: none by default."""
     if settings is not None:
@@ -68,8 +70,14 @@ def resolve_settings(settings: Settings | None = None, env: Mapping[str, str] | 
     return resolve({key: given(value) for key, value in options.items()}, dict(env or {}), targets=targets)
 
 
-def deploy(settings: Settings | None = None, *, on_event: Emit | None = None, env: Mapping[str, str] | None = None,
-           transport: httpx.BaseTransport | None = None, **options: Any) -> DeployResult:
+def deploy(
+    settings: Settings | None = None,
+    *,
+    on_event: Emit | None = None,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> DeployResult:
     """Trigger a deploy and (unless `wait=False`) follow every deployment it starts to its end.
     Never raises a DeployerError once settings are valid: it becomes the result's `error`."""
     resolved = resolve_settings(settings, env, **options)
@@ -82,16 +90,28 @@ def deploy(settings: Settings | None = None, *, on_event: Emit | None = None, en
     return result
 
 
-def status(deployment_id: str, settings: Settings | None = None, *, env: Mapping[str, str] | None = None,
-           transport: httpx.BaseTransport | None = None, **options: Any) -> Deployment:
+def status(
+    deployment_id: str,
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> Deployment:
     """One deployment as the server shows it now (NotFound when it has none by that id)."""
     resolved = resolve_settings(settings, env, targets=False, **options)
     with closing(make_provider(resolved, transport=transport)) as provider:
         return provider.deployment(deployment_id)
 
 
-def cancel(deployment_id: str, settings: Settings | None = None, *, env: Mapping[str, str] | None = None,
-           transport: httpx.BaseTransport | None = None, **options: Any) -> str:
+def cancel(
+    deployment_id: str,
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> str:
     """Cancel one queued or running deployment; what the server said. DeployerError when it had
     already ended or the server cannot cancel."""
     resolved = resolve_settings(settings, env, targets=False, **options)
@@ -99,10 +119,17 @@ def cancel(deployment_id: str, settings: Settings | None = None, *, env: Mapping
         return provider.cancel_deployment(deployment_id)
 
 
-def follow(deployment_id: str, settings: Settings | None = None, *, on_event: Emit | None = None,
-           env: Mapping[str, str] | None = None, transport: httpx.BaseTransport | None = None,
-           clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-           **options: Any) -> Deployment:
+def follow(
+    deployment_id: str,
+    settings: Settings | None = None,
+    *,
+    on_event: Emit | None = None,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Any,
+) -> Deployment:
     """Follow a deployment started elsewhere (a webhook, the dashboard) until it ends or the
     timeout passes; its final record. Status changes are emitted; build logs are not read."""
     resolved = resolve_settings(settings, env, targets=False, **options)
@@ -110,9 +137,18 @@ def follow(deployment_id: str, settings: Settings | None = None, *, on_event: Em
     with closing(make_provider(resolved, transport=transport)) as provider:
         follower = _ByStatus(provider, provider.deployment(deployment_id))
         started = clock()
-        follow_all([follower], emit, started=started, deadline=started + resolved.timeout,
-                   poll_interval=resolved.poll_interval, logs="none", cancel_on_timeout=resolved.cancel_on_timeout,
-                   budget_per_minute=resolved.request_budget, clock=clock, sleep=sleep)
+        follow_all(
+            [follower],
+            emit,
+            started=started,
+            deadline=started + resolved.timeout,
+            poll_interval=resolved.poll_interval,
+            logs="none",
+            cancel_on_timeout=resolved.cancel_on_timeout,
+            budget_per_minute=resolved.request_budget,
+            clock=clock,
+            sleep=sleep,
+        )
         return follower.deployment
 
 
@@ -137,21 +173,36 @@ def remarks(settings: Settings) -> list[Message]:
     """What the user should know about the settings before anything is sent."""
     said = []
     if settings.sources.get("provider", "").startswith("inferred"):
-        said.append(Message(f"provider {settings.provider} ({settings.sources['provider']}); set --provider to be sure"))
+        said.append(
+            Message(f"provider {settings.provider} ({settings.sources['provider']}); set --provider to be sure")
+        )
     if settings.insecure:
-        said.append(Message("TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers",
-                            "warning"))
+        said.append(
+            Message(
+                "TLS verification is OFF (--insecure): anyone on the path can read the token and forge answers",
+                "warning",
+            )
+        )
     if settings.token_in_clear:
-        said.append(Message(f"{settings.url} is plain http: the token travels in clear across the network; use https",
-                            "warning"))
+        said.append(
+            Message(
+                f"{settings.url} is plain http: the token travels in clear across the network; use https", "warning"
+            )
+        )
     return said
 
 
 # -- one run, as the CLI and `deploy` make it -------------------------------------------------------
 
 
-def run(settings: Settings, emit: Emit, *, provider: Provider | None = None,
-        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> DeployResult:
+def run(
+    settings: Settings,
+    emit: Emit,
+    *,
+    provider: Provider | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeployResult:
     """Run one deploy end to end and reduce it to one status and exit code. Never raises
     DeployerError: it becomes the result's error."""
     provider = provider or make_provider(settings)
@@ -168,12 +219,29 @@ def run(settings: Settings, emit: Emit, *, provider: Provider | None = None,
         followers = _trigger(settings, provider, deadline, warn, clock, sleep)
         emit(Triggered([f.deployment for f in followers], settings.url))
         if settings.wait:
-            follow_all(followers, emit, started=started, deadline=deadline, poll_interval=settings.poll_interval,
-                       logs=settings.logs, cancel_on_timeout=settings.cancel_on_timeout,
-                       budget_per_minute=settings.request_budget, check_batch=provider.check_batch, clock=clock,
-                       sleep=sleep)
-            extra = gate(settings, provider, [f.deployment for f in followers], emit, started=started,
-                         deadline=deadline, clock=clock, sleep=sleep)
+            follow_all(
+                followers,
+                emit,
+                started=started,
+                deadline=deadline,
+                poll_interval=settings.poll_interval,
+                logs=settings.logs,
+                cancel_on_timeout=settings.cancel_on_timeout,
+                budget_per_minute=settings.request_budget,
+                check_batch=provider.check_batch,
+                clock=clock,
+                sleep=sleep,
+            )
+            extra = gate(
+                settings,
+                provider,
+                [f.deployment for f in followers],
+                emit,
+                started=started,
+                deadline=deadline,
+                clock=clock,
+                sleep=sleep,
+            )
     except Interrupted as exc:
         error = exc
         _interrupted(exc, followers, settings.cancel_on_timeout)  # before the connections close: it may cancel
@@ -196,8 +264,14 @@ def run(settings: Settings, emit: Emit, *, provider: Provider | None = None,
     )
 
 
-def _trigger(settings: Settings, provider: Provider, deadline: float, warn: Callable[[str], None],
-             clock: Callable[[], float], sleep: Callable[[float], None]) -> list[Follower]:
+def _trigger(
+    settings: Settings,
+    provider: Provider,
+    deadline: float,
+    warn: Callable[[str], None],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> list[Follower]:
     """Look names up (retrying reads), send the deploy (retrying only what provably was not
     sent), and stamp every deployment with its start."""
     if settings.names:

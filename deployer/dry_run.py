@@ -6,16 +6,22 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from deployer.reporting.terminal import clean
-from deployer.reporting.redact import MASK
 from deployer.config.settings import Settings
+from deployer.reporting.redact import MASK
+from deployer.reporting.terminal import clean
 
 #: Settings never shown, whatever their source: secrets.
 SECRET = frozenset({"token", "github_token"})
 _HIDDEN = frozenset({"sources"})
 #: Settings fields named as their option (the sources are keyed by option).
-_OPTION = {"uuids": "uuid", "tags": "tag", "application_ids": "application_id", "compose_ids": "compose_id",
-           "names": "name", "health_urls": "health_url"}
+_OPTION = {
+    "uuids": "uuid",
+    "tags": "tag",
+    "application_ids": "application_id",
+    "compose_ids": "compose_id",
+    "names": "name",
+    "health_urls": "health_url",
+}
 _SECONDS = frozenset({"timeout", "poll_interval"})
 
 
@@ -36,15 +42,25 @@ def settings_table(settings: Settings) -> list[dict[str, Any]]:
         if f.name in _HIDDEN:
             continue
         key = _OPTION.get(f.name, f.name)
-        rows.append({"setting": key.replace("_", "-"), "value": _shown(f.name, getattr(settings, f.name)),
-                     "from": settings.sources.get(key, "default")})
+        rows.append(
+            {
+                "setting": key.replace("_", "-"),
+                "value": _shown(f.name, getattr(settings, f.name)),
+                "from": settings.sources.get(key, "default"),
+            }
+        )
     return rows
 
 
 def targets_text(settings: Settings) -> str:
     parts = []
-    for label, values in (("uuid", settings.uuids), ("tag", settings.tags), ("application-id", settings.application_ids),
-                          ("compose-id", settings.compose_ids), ("name", [str(n) for n in settings.names])):
+    for label, values in (
+        ("uuid", settings.uuids),
+        ("tag", settings.tags),
+        ("application-id", settings.application_ids),
+        ("compose-id", settings.compose_ids),
+        ("name", [str(n) for n in settings.names]),
+    ):
         if values:
             parts.append(f"{label} {', '.join(values)}")
     return "; ".join(parts) or "nothing"
@@ -54,10 +70,21 @@ def describe(settings: Settings, *, as_json: bool = False) -> str:
     """The dry run's report: one JSON document, or lines for a person."""
     table = settings_table(settings)
     if as_json:
-        return json.dumps({"dry_run": True, "provider": settings.provider, "url": settings.url,
-                           "targets": targets_text(settings), "settings": table}, ensure_ascii=False)
-    lines = [f"Dry run: nothing was sent to {settings.provider} at {settings.url}.",
-             f"Would deploy: {targets_text(settings)}", "Settings (and where each came from):"]
+        return json.dumps(
+            {
+                "dry_run": True,
+                "provider": settings.provider,
+                "url": settings.url,
+                "targets": targets_text(settings),
+                "settings": table,
+            },
+            ensure_ascii=False,
+        )
+    lines = [
+        f"Dry run: nothing was sent to {settings.provider} at {settings.url}.",
+        f"Would deploy: {targets_text(settings)}",
+        "Settings (and where each came from):",
+    ]
     width = max(len(row["setting"]) for row in table)
     for row in table:
         value = row["value"]

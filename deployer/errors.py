@@ -109,13 +109,16 @@ class DeployMayHaveStarted(ServerError):
 def lost_trigger(exc: ServerError) -> ServerError:
     """A trigger that failed after the request went out may have started the deploy: say so."""
     lost = isinstance(exc, Unreachable) and exc.sent
-    odd = isinstance(exc, UnexpectedAnswer) or (isinstance(exc, HTTPStatusError) and exc.status >= 500
-                                                and exc.retry_after is None)
+    odd = isinstance(exc, UnexpectedAnswer) or (
+        isinstance(exc, HTTPStatusError) and exc.status >= 500 and exc.retry_after is None
+    )
     if not (lost or odd):
         return exc
     return DeployMayHaveStarted(
         f"{exc.message}: the deploy request was sent, so the deploy may have started; it was not sent again, "
-        "which could deploy twice", hint="look at the resource's deployments in the dashboard before deploying again")
+        "which could deploy twice",
+        hint="look at the resource's deployments in the dashboard before deploying again",
+    )
 
 
 class Interrupted(DeployerError):

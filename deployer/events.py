@@ -6,8 +6,9 @@ consume them, and so can a library user's own callback. They carry model objects
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Literal
 
 from deployer.model import Deployment, Status
 
@@ -76,7 +77,7 @@ class Finished:
     exit_code: int = 0
 
 
-Event = Union[Started, Triggered, StatusChanged, LogLines, FailureLog, Message, Tick, Finished]
+Event = Started | Triggered | StatusChanged | LogLines | FailureLog | Message | Tick | Finished
 #: Where events go: any callable taking one event.
 Emit = Callable[[Event], None]
 

@@ -10,7 +10,8 @@ unreachable never fails the deploy: it is a warning.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from deployer.errors import DeployerError, HTTPStatusError
@@ -24,8 +25,9 @@ DESCRIPTION_MAX = 140  # GitHub refuses longer status descriptions
 class GitHubDeployment:
     """This run's deployment record on GitHub."""
 
-    def __init__(self, token: str, env: Mapping[str, str], environment: str, *,
-                 transient: bool, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self, token: str, env: Mapping[str, str], environment: str, *, transient: bool, warn: Callable[[str], None]
+    ) -> None:
         self.env = env
         self.environment = environment
         self.transient = transient
@@ -33,8 +35,15 @@ class GitHubDeployment:
         self.repository = env.get("GITHUB_REPOSITORY", "").strip()
         self.id: int | None = None
         api = env.get("GITHUB_API_URL", "").strip() or "https://api.github.com"
-        self.api = ApiClient(api, {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-                                   "X-GitHub-Api-Version": API_VERSION}, timeout=REQUEST_SECONDS)
+        self.api = ApiClient(
+            api,
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+            },
+            timeout=REQUEST_SECONDS,
+        )
 
     @property
     def log_url(self) -> str:
@@ -43,7 +52,8 @@ class GitHubDeployment:
         return f"{server}/{self.repository}/actions/runs/{run}" if run else f"{server}/{self.repository}/actions"
 
     def ref(self) -> str:
-        """The pull request's head commit on a pull_request event (so the deploy shows on the PR), else the run's commit."""
+        """The pull request's head commit on a pull_request event (so the deploy shows on the PR),
+        else the run's commit."""
         path = self.env.get("GITHUB_EVENT_PATH", "").strip()
         if path:
             try:
@@ -51,7 +61,7 @@ class GitHubDeployment:
                     event = json.load(handle)
                 head = (event.get("pull_request") or {}).get("head") or {}
                 if isinstance(head.get("sha"), str) and head["sha"]:
-                    return head["sha"]
+                    return str(head["sha"])
             except (OSError, ValueError, AttributeError):
                 pass
         return self.env.get("GITHUB_SHA", "").strip() or self.env.get("GITHUB_REF_NAME", "").strip()
@@ -60,8 +70,10 @@ class GitHubDeployment:
         """Create the deployment and mark it in progress."""
         ref = self.ref()
         if not self.repository or not ref:
-            self.warn("github-token is set, but this is not a GitHub Actions run (GITHUB_REPOSITORY or GITHUB_SHA "
-                      "is not set): no GitHub deployment is recorded")
+            self.warn(
+                "github-token is set, but this is not a GitHub Actions run (GITHUB_REPOSITORY or GITHUB_SHA "
+                "is not set): no GitHub deployment is recorded"
+            )
             return
         body = {
             "ref": ref,
@@ -77,17 +89,26 @@ class GitHubDeployment:
             self.id = answer["id"]
             self.status("in_progress", "deploying")
         elif answer is not None:
-            self.warn(f"GitHub did not create a deployment: {str(answer.get('message') if isinstance(answer, dict) else answer)[:200]}")
+            self.warn(
+                "GitHub did not create a deployment: "
+                f"{str(answer.get('message') if isinstance(answer, dict) else answer)[:200]}"
+            )
 
     def status(self, state: str, description: str, environment_url: str | None = None) -> None:
         """Set the deployment's status (nothing when it was not created)."""
         if self.id is None:
             return
-        body: dict[str, Any] = {"state": state, "log_url": self.log_url, "description": description[:DESCRIPTION_MAX],
-                                "environment": self.environment}
+        body: dict[str, Any] = {
+            "state": state,
+            "log_url": self.log_url,
+            "description": description[:DESCRIPTION_MAX],
+            "environment": self.environment,
+        }
         if environment_url:
             body["environment_url"] = environment_url
-        self._post(f"/repos/{self.repository}/deployments/{self.id}/statuses", body, f"setting the GitHub deployment {state}")
+        self._post(
+            f"/repos/{self.repository}/deployments/{self.id}/statuses", body, f"setting the GitHub deployment {state}"
+        )
 
     def close(self) -> None:
         self.api.close()

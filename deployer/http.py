@@ -9,7 +9,8 @@ import ssl
 import threading
 import time
 import zlib
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -90,8 +91,12 @@ def probe_provider(base_url: str, timeout: float = 3.0) -> str | None:
     """Which server answers at `base_url`, from its unauthenticated health check: Coolify's
     `/api/health` says `OK` in plain text, Dokploy's `{"ok": true}`. None when it cannot tell."""
     try:
-        answer = httpx.get(base_url.rstrip("/") + "/api/health", timeout=timeout, follow_redirects=False,
-                           headers={"User-Agent": USER_AGENT})
+        answer = httpx.get(
+            base_url.rstrip("/") + "/api/health",
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        )
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError):
         return None
     if answer.status_code != 200 or len(answer.content) > 1000:
@@ -133,7 +138,12 @@ class ApiClient:
         self.timeout = timeout
         self._client = httpx.Client(
             # Only encodings deployer undoes itself, under its size cap (see _Decoder).
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "gzip, deflate", **headers},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+                **headers,
+            },
             verify=verify,
             timeout=timeout,
             follow_redirects=False,
@@ -166,20 +176,27 @@ class ApiClient:
         limit = self.timeout if timeout is None else timeout
         cap = MAX_ANSWER_BYTES if max_bytes is None else max_bytes
         try:
-            status, headers, content = within(limit, lambda cancelled: self._send(
-                method, url, params, json_body, limit, cap, cancelled))
+            status, headers, content = within(
+                limit, lambda cancelled: self._send(method, url, params, json_body, limit, cap, cancelled)
+            )
         except Overdue:
-            raise Unreachable(f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling "
-                              "its answer)", hint="the server may be overloaded or a proxy may hold the request") from None
+            raise Unreachable(
+                f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling its answer)",
+                hint="the server may be overloaded or a proxy may hold the request",
+            ) from None
         except httpx.ConnectError as exc:
             host = httpx.URL(url).host
             lookup = _cause(exc, socket.gaierror)
             if lookup is not None and lookup.errno != socket.EAI_AGAIN:  # EAI_AGAIN: a DNS blip, worth a retry
-                raise Unresolvable(f"cannot resolve {host} ({lookup.strerror or lookup})",
-                                   hint="check the host name in the URL, and that this runner's DNS knows it") from None
+                raise Unresolvable(
+                    f"cannot resolve {host} ({lookup.strerror or lookup})",
+                    hint="check the host name in the URL, and that this runner's DNS knows it",
+                ) from None
             if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
-                raise TLSFailure(f"no TLS at {url}: the server answered in plain http",
-                                 hint="use http:// for this port, or the port that serves https") from None
+                raise TLSFailure(
+                    f"no TLS at {url}: the server answered in plain http",
+                    hint="use http:// for this port, or the port that serves https",
+                ) from None
             if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
                 raise TLSFailure(
                     f"TLS verification failed for {url}: {exc}",
@@ -191,24 +208,42 @@ class ApiClient:
                 sent=False,
             ) from None
         except (httpx.ConnectTimeout, httpx.PoolTimeout):
-            raise Unreachable(f"cannot connect to {url}: no connection in time", hint="check the URL and the network", sent=False) from None
+            raise Unreachable(
+                f"cannot connect to {url}: no connection in time", hint="check the URL and the network", sent=False
+            ) from None
         except httpx.TimeoutException:
-            raise Unreachable(f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request") from None
+            raise Unreachable(
+                f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request"
+            ) from None
         except httpx.TransportError as exc:
             # A reset or a broken answer: the request may have been acted on (sent stays True).
             plain = url.startswith("http://")
-            raise Unreachable(f"connection to {url} failed: {exc or type(exc).__name__}",
-                              hint="if this port serves https, use https://" if plain else "") from None
+            raise Unreachable(
+                f"connection to {url} failed: {exc or type(exc).__name__}",
+                hint="if this port serves https, use https://" if plain else "",
+            ) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise UnexpectedAnswer(f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids") from None
+            raise UnexpectedAnswer(
+                f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids"
+            ) from None
         except (httpx.HTTPError, httpx.StreamError) as exc:  # decoding and protocol errors
-            raise UnexpectedAnswer(f"{method} {url} answered something unreadable: {exc or type(exc).__name__}") from None
+            raise UnexpectedAnswer(
+                f"{method} {url} answered something unreadable: {exc or type(exc).__name__}"
+            ) from None
         except MemoryError:
             raise AnswerTooLarge(f"{method} {url} answered more than this machine could hold") from None
         return self._decode(method, url, status, headers, content)
 
-    def _send(self, method: str, url: str, params: Any, json_body: Any, timeout: float, max_bytes: int,
-              cancelled: threading.Event) -> _Answer:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        json_body: Any,
+        timeout: float,
+        max_bytes: int,
+        cancelled: threading.Event,
+    ) -> _Answer:
         """Send, read the answer's bytes (decompressing them here, under the cap), and let the
         response go at once.
 
@@ -225,7 +260,9 @@ class ApiClient:
                     break
                 content += decoder.feed(chunk, room=max_bytes - len(content) + 1)
                 if len(content) > max_bytes:
-                    raise AnswerTooLarge(f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it")
+                    raise AnswerTooLarge(
+                        f"{method} {url} answered more than {_size(max_bytes)}; deployer stopped reading it"
+                    )
             return response.status_code, response.headers, content
         finally:
             response.close()
@@ -303,8 +340,10 @@ class _Decoder:
             elif name == "deflate":
                 self.stages.append(zlib.decompressobj())
             else:
-                raise UnexpectedAnswer(f"{self.where} answered with Content-Encoding {name!r}, which deployer does not read",
-                                       hint="a proxy may be compressing the API's answers")
+                raise UnexpectedAnswer(
+                    f"{self.where} answered with Content-Encoding {name!r}, which deployer does not read",
+                    hint="a proxy may be compressing the API's answers",
+                )
         self.stages.reverse()  # the last encoding applied is undone first
 
     def feed(self, data: bytes, room: int) -> bytes:
@@ -318,8 +357,10 @@ class _Decoder:
         try:
             out = bytes(stage.decompress(data, max(1, room)))
         except zlib.error:
-            raise UnexpectedAnswer(f"{self.where} answered a body that does not decode as its Content-Encoding "
-                                   "header says", hint="a proxy may be mislabelling the API's answers") from None
+            raise UnexpectedAnswer(
+                f"{self.where} answered a body that does not decode as its Content-Encoding header says",
+                hint="a proxy may be mislabelling the API's answers",
+            ) from None
         if stage.unconsumed_tail:  # it inflates past the room left: too large, whatever follows
             raise AnswerTooLarge(f"{self.where} answered more than deployer reads (it inflates past the limit)")
         return out

@@ -8,8 +8,9 @@ needs to deploy that target alone (`--environment` plus one of `--name`, `--uuid
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import closing, nullcontext
-from typing import Any, Mapping
+from typing import Any
 
 from deployer import __version__
 from deployer.errors import InputError
@@ -21,11 +22,13 @@ GITLAB_MATRIX_MAX = 200  # GitLab runs at most 200 jobs from one parallel:matrix
 IMAGE = f"ghcr.io/deployer-dev/deployer:v{__version__}"
 
 
-def targets(config_path: str, environments: list[str], env: Mapping[str, str], *, resolve: bool = False) -> list[dict[str, str]]:
+def targets(
+    config_path: str, environments: list[str], env: Mapping[str, str], *, resolve: bool = False
+) -> list[dict[str, str]]:
     """One entry per target of each environment asked for (every environment, when none is asked)."""
     from deployer.config import file as config_file
-    from deployer.providers import make_provider
     from deployer.config.settings import resolve as resolve_settings
+    from deployer.providers import make_provider
 
     loaded = config_file.load(config_path)
     for name in environments:
@@ -73,8 +76,10 @@ def _entry(environment: str, provider_name: str, ref: Any, provider: Any) -> dic
         found = provider.find(ResourceName(ref.value, ref.kind, ref.project, ref.environment, ref.where))
         entry["uuid" if provider_name == "coolify" else f"{found.kind}-id"] = found.id
     elif ref.kind:
-        raise InputError(f"{ref.where}: a name with a kind cannot be passed on as --name; "
-                         "run plan with --resolve to pass its id instead")
+        raise InputError(
+            f"{ref.where}: a name with a kind cannot be passed on as --name; "
+            "run plan with --resolve to pass its id instead"
+        )
     else:
         entry["name"] = qualified
     return entry
@@ -108,7 +113,7 @@ def gitlab_pipeline(entries: list[dict[str, str]], config_path: str) -> str:
         option = next(o for o in TARGET_OPTIONS if entry[o])
         rows.append({"DEPLOYER_ENVIRONMENT": entry["environment"], "TARGET_OPTION": option, "TARGET": entry[option]})
     pipeline: dict[str, Any] = {"variables": {"DEPLOYER_CONFIG": config_path}}
-    chunks = [rows[i:i + GITLAB_MATRIX_MAX] for i in range(0, len(rows), GITLAB_MATRIX_MAX)] or [[]]
+    chunks = [rows[i : i + GITLAB_MATRIX_MAX] for i in range(0, len(rows), GITLAB_MATRIX_MAX)] or [[]]
     for number, chunk in enumerate(chunks, start=1):
         job: dict[str, Any] = {
             "image": {"name": IMAGE, "entrypoint": [""]},
@@ -129,6 +134,8 @@ def text_table(entries: list[dict[str, str]]) -> str:
     """For a person: environment, provider, how the target is given."""
     lines = []
     for entry in entries:
-        given = ", ".join(f"--{o} {one_line(entry[o])}" for o in TARGET_OPTIONS if entry[o])  # ids may come from the server
+        given = ", ".join(
+            f"--{o} {one_line(entry[o])}" for o in TARGET_OPTIONS if entry[o]
+        )  # ids may come from the server
         lines.append(f"{one_line(entry['environment']):<14} {entry['provider']:<8} {given}")
     return "\n".join(lines) if lines else "(no targets)"

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from deployer.errors import HTTPStatusError, ServerError, Unreachable
 
@@ -38,7 +39,7 @@ def jittered(seconds: float) -> float:
 def unsent_retry_delay(error: ServerError, attempt: int) -> float | None:
     """How long to wait before sending a trigger again, or None when it must not be sent again."""
     if isinstance(error, Unreachable) and not error.sent and error.transient:
-        return jittered(min(30.0, 2.0 ** attempt))
+        return jittered(min(30.0, 2.0**attempt))
     if isinstance(error, HTTPStatusError) and error.status in (429, 503) and error.retry_after is not None:
         return error.retry_after
     return None
@@ -49,7 +50,7 @@ def transient_read_delay(error: ServerError, attempt: int) -> float | None:
     if not error.transient:
         return None
     retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
-    return retry_after if retry_after is not None else jittered(min(30.0, 2.0 ** attempt))
+    return retry_after if retry_after is not None else jittered(min(30.0, 2.0**attempt))
 
 
 @dataclass

@@ -6,15 +6,21 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 #: path -> the answer's bytes, in pieces, each sent as it comes (a generator can sleep between them).
 Script = Callable[[str, str], Iterable[bytes]]
 
 
-def response(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None,
-             content_type: str = "application/json") -> bytes:
-    head = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}", f"Content-Length: {len(body)}", "Connection: close"]
+def response(
+    status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None, content_type: str = "application/json"
+) -> bytes:
+    head = [
+        f"HTTP/1.1 {status} X",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -35,7 +41,7 @@ class HostileServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._sock.getsockname()[1]}"
 
-    def __enter__(self) -> "HostileServer":
+    def __enter__(self) -> HostileServer:
         self._thread.start()
         return self
 
@@ -77,7 +83,9 @@ class HostileServer:
                 pass
 
 
-def trickle(head: bytes, byte: bytes = b" ", every: float = 0.5, stop: threading.Event | None = None) -> Iterator[bytes]:
+def trickle(
+    head: bytes, byte: bytes = b" ", every: float = 0.5, stop: threading.Event | None = None
+) -> Iterator[bytes]:
     """Headers, then one byte at a time, forever (until the client hangs up or the test ends)."""
     yield head
     for _ in range(10_000):

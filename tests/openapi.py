@@ -35,7 +35,7 @@ class OpenAPIDocument:
             return []  # both servers' unauthenticated health check, outside the documents (API-NOTES.md)
         if not request.path.startswith(prefix + "/"):
             return [f"{where}: not under the API prefix {prefix}"]
-        path = request.path[len(prefix):]
+        path = request.path[len(prefix) :]
         candidates = [(t, item) for pattern, t, item in self.routes if pattern.match(path)]
         if not candidates:
             return [f"{where}: no such path in the OpenAPI document"]
@@ -45,9 +45,13 @@ class OpenAPIDocument:
                 return self._check_operation(where, item, operation, request)
         return [f"{where}: {candidates[0][0]} has no {request.method} operation"]
 
-    def _check_operation(self, where: str, item: dict[str, Any], operation: dict[str, Any], request: Request) -> list[str]:
+    def _check_operation(
+        self, where: str, item: dict[str, Any], operation: dict[str, Any], request: Request
+    ) -> list[str]:
         problems = []
-        declared = {p["name"]: p for p in item.get("parameters", []) + operation.get("parameters", []) if p.get("in") == "query"}
+        declared = {
+            p["name"]: p for p in item.get("parameters", []) + operation.get("parameters", []) if p.get("in") == "query"
+        }
         for name, values in request.query.items():
             if name not in declared:
                 problems.append(f"{where}: query parameter {name!r} is not declared")

@@ -26,7 +26,7 @@ def parse_github_file(text: str) -> dict[str, str]:
             continue
         eq, heredoc = line.find("="), line.find("<<")
         if heredoc >= 0 and (eq < 0 or heredoc < eq):
-            name, delimiter = line[:heredoc], line[heredoc + 2:]
+            name, delimiter = line[:heredoc], line[heredoc + 2 :]
             if not name or not delimiter:
                 raise ValueError(f"invalid heredoc line {line!r}")
             value: list[str] = []
@@ -40,13 +40,13 @@ def parse_github_file(text: str) -> dict[str, str]:
                 i += 1
             outputs[name] = "\n".join(value)
         elif eq > 0:
-            outputs[line[:eq]] = line[eq + 1:]
+            outputs[line[:eq]] = line[eq + 1 :]
         else:
             raise ValueError(f"invalid line {line!r}")
     return outputs
 
 
-def read_github_output(path: "str | os.PathLike[str]") -> dict[str, str]:
+def read_github_output(path: str | os.PathLike[str]) -> dict[str, str]:
     """A GITHUB_OUTPUT file on disk, parsed as the runner parses it."""
     with open(path, encoding="utf-8", newline="") as handle:
         return parse_github_file(handle.read())

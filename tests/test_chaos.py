@@ -11,9 +11,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from deployer.reporting.terminal import ConsoleReporter
 from deployer.api import deploy
 from deployer.config.settings import resolve
+from deployer.reporting.terminal import ConsoleReporter
 from deployer.simulator.coolify import CoolifySimulator, SimResource
 from deployer.simulator.server import Faults
 
@@ -38,16 +38,28 @@ class Outcome:
 def one_run(index: int) -> Outcome:
     rng = random.Random(SEED + index)
     resources = [
-        SimResource(f"app{i}", queue_seconds=rng.uniform(0, 1), build_seconds=rng.uniform(0.5, 6),
-                    outcome=rng.choice(["finished", "finished", "failed", "cancelled"]))
+        SimResource(
+            f"app{i}",
+            queue_seconds=rng.uniform(0, 1),
+            build_seconds=rng.uniform(0.5, 6),
+            outcome=rng.choice(["finished", "finished", "failed", "cancelled"]),
+        )
         for i in range(rng.randint(1, 3))
     ]
     faults = Faults(seed=SEED + index, rate=rng.choice([0.1, 0.25, 0.5]), hang_seconds=rng.uniform(0.5, 4))
     outcome = Outcome()
     with CoolifySimulator(resources, faults=faults, speed=4.0, retry_after=1) as sim:
-        settings = resolve({"provider": "coolify", "url": sim.url, "token": "root-token",
-                            "uuid": (",".join(r.uuid for r in resources),),
-                            "timeout": f"{TIMEOUT}s", "poll_interval": f"{POLL}s"}, {})
+        settings = resolve(
+            {
+                "provider": "coolify",
+                "url": sim.url,
+                "token": "root-token",
+                "uuid": (",".join(r.uuid for r in resources),),
+                "timeout": f"{TIMEOUT}s",
+                "poll_interval": f"{POLL}s",
+            },
+            {},
+        )
         started = time.monotonic()
         try:
             result = deploy(settings, on_event=ConsoleReporter(io.StringIO(), str, err=io.StringIO()))
@@ -60,8 +72,9 @@ def one_run(index: int) -> Outcome:
         outcome.duplicate = sim.triggers > 1
         if result.exit_code == 0 or result.status == "finished":
             truth = {d.uuid: sim.status_of(d) for d in sim.deployments}
-            outcome.false_success = any(truth.get(d.deployment_id or "") != "finished" for d in result.deployments) \
-                or len(result.deployments) != len(resources)
+            outcome.false_success = any(
+                truth.get(d.deployment_id or "") != "finished" for d in result.deployments
+            ) or len(result.deployments) != len(resources)
     return outcome
 
 
@@ -77,10 +90,12 @@ def test_chaos(capsys):
     worst = max(o.overrun for o in outcomes)
     late = sum(o.overrun > POLL + SLACK for o in outcomes)
     with capsys.disabled():
-        print(f"\nchaos: {RUNS} deploys (seed {SEED}), {sum(o.faults for o in outcomes)} faults injected; "
-              f"exit codes {dict(sorted(codes.items()))}; false successes {false_successes}; "
-              f"duplicate triggers {duplicates}; tracebacks {len(tracebacks)}; "
-              f"runs past deadline + poll interval {late} (worst {worst:+.2f}s against a {TIMEOUT}s deadline)")
+        print(
+            f"\nchaos: {RUNS} deploys (seed {SEED}), {sum(o.faults for o in outcomes)} faults injected; "
+            f"exit codes {dict(sorted(codes.items()))}; false successes {false_successes}; "
+            f"duplicate triggers {duplicates}; tracebacks {len(tracebacks)}; "
+            f"runs past deadline + poll interval {late} (worst {worst:+.2f}s against a {TIMEOUT}s deadline)"
+        )
     assert not tracebacks, tracebacks[0]
     assert false_successes == 0
     assert duplicates == 0

@@ -24,7 +24,6 @@ def app(name: str, **options: Any) -> SimResource:
     return SimResource(name, **options)
 
 
-
 def test_success_streams_the_log_once_and_writes_true_outputs(coolify, run, tmp_path):
     web = app("web")
     sim = coolify([web])
@@ -40,7 +39,10 @@ def test_success_streams_the_log_once_and_writes_true_outputs(coolify, run, tmp_
     assert outputs["status"] == "finished"
     assert outputs["deployment-id"] == deployment.uuid
     assert outputs["deployment-ids"] == deployment.uuid
-    assert outputs["deployment-url"] == f"{sim.url}/project/p1/environment/e1/application/{web.uuid}/deployment/{deployment.uuid}"
+    assert (
+        outputs["deployment-url"]
+        == f"{sim.url}/project/p1/environment/e1/application/{web.uuid}/deployment/{deployment.uuid}"
+    )
     result_items = json.loads(outputs["result"])
     assert [(r["resource"], r["status"], r["kind"]) for r in result_items] == [(web.uuid, "finished", "application")]
     assert int(outputs["duration"]) >= 0
@@ -64,7 +66,7 @@ def test_failure_exits_1_and_shows_the_log_tail(coolify, run, tmp_path):
 
     assert result.exit_code == 1
     assert "last" in result.stdout and "build log" in result.stdout
-    assert 'did not complete successfully: exit code: 1' in result.stdout
+    assert "did not complete successfully: exit code: 1" in result.stdout
     assert outputs_of(out)["status"] == "failed"
     assert sim.status_of(sim.deployments[0]) == "failed"
 
@@ -103,12 +105,20 @@ def test_tag_deploy_follows_every_resource_at_once_and_fails_overall(coolify, ru
 
     assert result.exit_code == 1
     items = {r["resource"]: r for r in json.loads(outputs_of(out)["result"])}
-    assert {u: items[u]["status"] for u in items} == {api.uuid: "finished", worker.uuid: "failed", front.uuid: "finished"}
+    assert {u: items[u]["status"] for u in items} == {
+        api.uuid: "finished",
+        worker.uuid: "failed",
+        front.uuid: "finished",
+    }
     assert outputs_of(out)["status"] == "failed"
     assert len(outputs_of(out)["deployment-ids"].split(",")) == 3
     # Followed together: all three were in progress before the first one ended.
     lines = result.stdout.splitlines()
-    first_end = min(i for i, line in enumerate(lines) if line.endswith(("finished after 1s", "finished after 2s")) or " failed after " in line)
+    first_end = min(
+        i
+        for i, line in enumerate(lines)
+        if line.endswith(("finished after 1s", "finished after 2s")) or " failed after " in line
+    )
     started = [i for i, line in enumerate(lines) if ": in_progress after " in line]
     assert len(started) == 3 and max(started) < first_end
 
@@ -285,8 +295,10 @@ def test_cancels_at_the_timeout_go_out_at_once_and_wait_for_a_slow_answer(coolif
     import time
 
     began = time.monotonic()
-    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "1.5s", "--cancel-on-timeout"),
-                 env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "1.5s", "--cancel-on-timeout"),
+        env={"GITHUB_OUTPUT": str(out)},
+    )
     took = time.monotonic() - began
     assert result.exit_code == 4, result.output
     assert took < 1.5 + 2 * 2.5 - 0.5  # together, not one after the other
@@ -302,7 +314,9 @@ def test_a_cancel_whose_answer_comes_too_late_is_confirmed_by_its_status(coolify
     web = app("web", queue_seconds=0.1, build_seconds=60)
     sim = coolify([web], cancel_seconds=3)
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", web.uuid, "--timeout", "1s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--timeout", "1s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)}
+    )
     assert result.exit_code == 4, result.output
     [item] = json.loads(outputs_of(out)["result"])
     assert "cancelled (its status confirms it)" in item["message"] and "cancel failed" not in item["message"]
@@ -323,7 +337,9 @@ def test_timeout_with_cancel_cancels_through_the_api(coolify, run, tmp_path):
     web = app("web", build_seconds=30)
     sim = coolify([web])
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", web.uuid, "--timeout", "1s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--timeout", "1s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)}
+    )
     assert result.exit_code == 4
     assert "Deployment cancelled successfully." in result.stdout
     assert [r.method for r in sim.requests if r.path.endswith("/cancel")] == ["POST"]
@@ -369,7 +385,9 @@ def test_a_queue_full_part_way_follows_what_started_and_sends_only_the_rest_agai
     apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=0.8) for i in range(5)]
     sim = coolify(apps, queue_limit=2, retry_after=1)
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "60s"), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "60s"), env={"GITHUB_OUTPUT": str(out)}
+    )
     assert result.exit_code == 0, result.output
     assert "filled up part-way" in result.stderr
     for a in apps:  # never twice, never none
@@ -398,7 +416,9 @@ def test_a_queue_still_full_at_the_deadline_reports_what_started(coolify, run, t
     apps = [app(f"app{i}", queue_seconds=0.1, build_seconds=0.6) for i in range(3)]
     sim = coolify(apps, queue_limit=1, retry_after=60)
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "20s"), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", ",".join(a.uuid for a in apps), "--timeout", "20s"), env={"GITHUB_OUTPUT": str(out)}
+    )
     assert result.exit_code == 3, result.output
     by_uuid = {i["resource"]: i for i in json.loads(outputs_of(out)["result"])}
     assert by_uuid[apps[0].uuid]["status"] == "finished"
@@ -432,7 +452,10 @@ def test_bad_token_is_exit_3_and_never_printed(coolify, run, tmp_path):
     sim = coolify([app("web")])
     secret = "s3cr3t-t0ken-value"
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", "x1", token=secret), env={"GITHUB_OUTPUT": str(out), "DEPLOYER_DOTENV": str(tmp_path / "env")})
+    result = run(
+        *args(sim, "--uuid", "x1", token=secret),
+        env={"GITHUB_OUTPUT": str(out), "DEPLOYER_DOTENV": str(tmp_path / "env")},
+    )
     assert result.exit_code == 3
     assert "refused the token" in result.stderr
     for text in (result.stdout, result.stderr, out.read_text(), (tmp_path / "env").read_text()):

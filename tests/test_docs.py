@@ -45,7 +45,16 @@ def test_no_internal_notes_in_the_readme():
 def test_deploy_help_groups_its_options(run):
     shown = run("deploy", "--help").stdout
     titles = [line[:-1] for line in shown.splitlines() if line.endswith(":") and not line.startswith(" ")]
-    assert titles == ["Server", "What to deploy", "Config file", "Waiting and logs", "Health", "GitHub", "Connection", "Output"]
+    assert titles == [
+        "Server",
+        "What to deploy",
+        "Config file",
+        "Waiting and logs",
+        "Health",
+        "GitHub",
+        "Connection",
+        "Output",
+    ]
     for option in ("--uuid", "--timeout", "--github-token", "--dry-run", "--output"):
         assert option in shown
 

@@ -26,7 +26,6 @@ def app(name: str, **options: Any) -> SimTarget:
     return SimTarget(name, **options)
 
 
-
 def later(seconds: float, action: Any) -> threading.Timer:
     timer = threading.Timer(seconds, action)
     timer.daemon = True
@@ -64,7 +63,12 @@ def test_requests_use_the_rest_mapping_with_the_api_key(dokploy, run):
 def test_default_title_names_the_ci_run(dokploy, run):
     web = app("web")
     sim = dokploy([web])
-    env = {"GITHUB_REPOSITORY": "acme/shop", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "1a2b3c4d5e6f", "GITHUB_RUN_ID": "987"}
+    env = {
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_SHA": "1a2b3c4d5e6f",
+        "GITHUB_RUN_ID": "987",
+    }
     assert run(*args(sim, "--application-id", web.id), env=env).exit_code == 0
     assert sim.jobs[0].title == "deployer: acme/shop@main 1a2b3c4 run 987"
 
@@ -146,7 +150,10 @@ def test_unknown_id_is_not_found_and_nothing_is_deployed(dokploy, run):
     assert by_id["nope"]["status"] == "failed" and "Application not found" in by_id["nope"]["message"]
     assert by_id[web.id]["status"] == "finished"
     assert sim.deploy_calls == 1
-    assert "Triggered 1 deployment(s)" in result.stderr and "nope: not deployed: Dokploy has no application" in result.stderr
+    assert (
+        "Triggered 1 deployment(s)" in result.stderr
+        and "nope: not deployed: Dokploy has no application" in result.stderr
+    )
 
 
 def test_a_trigger_for_an_id_that_does_not_exist_does_not_say_triggered(dokploy, run):
@@ -180,7 +187,10 @@ def test_cancel_on_timeout_says_it_cannot_and_never_kills_every_build(dokploy, r
     web = app("web", build_seconds=30)
     sim = dokploy([web])
     out = tmp_path / "out"
-    result = run(*args(sim, "--application-id", web.id, "--timeout", "1.5s", "--cancel-on-timeout"), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--application-id", web.id, "--timeout", "1.5s", "--cancel-on-timeout"),
+        env={"GITHUB_OUTPUT": str(out)},
+    )
     assert result.exit_code == 4
     assert "cannot cancel" in result.stdout
     assert not sim.killed_every_build
@@ -210,8 +220,13 @@ def test_dokploy_from_action_inputs_and_environment(dokploy, run, tmp_path):
     web = app("web")
     sim = dokploy([web])
     out = tmp_path / "out"
-    env = {"DOKPLOY_URL": sim.url, "DOKPLOY_TOKEN": KEY, "INPUT_APPLICATION-ID": web.id,
-           "INPUT_POLL-INTERVAL": "0.2s", "GITHUB_OUTPUT": str(out)}
+    env = {
+        "DOKPLOY_URL": sim.url,
+        "DOKPLOY_TOKEN": KEY,
+        "INPUT_APPLICATION-ID": web.id,
+        "INPUT_POLL-INTERVAL": "0.2s",
+        "GITHUB_OUTPUT": str(out),
+    }
     result = run("deploy", env=env)
     assert result.exit_code == 0, result.output
     assert outputs_of(out)["status"] == "finished"
@@ -280,7 +295,9 @@ def test_two_deployer_runs_on_one_application_each_follow_their_own(dokploy, tmp
         out = tmp_path / f"out{n}"
         env = {"PATH": os.environ.get("PATH", ""), "GITHUB_OUTPUT": str(out), "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "deployer", *args(sim, "--application-id", web.id, "--title", f"run {n}")]
-        runs.append((out, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+        runs.append(
+            (out, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        )
     for n, (out, process) in enumerate(runs):
         text, _ = process.communicate(timeout=60)
         assert process.returncode == 0, text
@@ -305,7 +322,10 @@ def test_the_queue_job_gives_the_dashboard_link(dokploy, run, tmp_path):
     sim = dokploy([web])
     out = tmp_path / "out"
     assert run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
-    assert outputs_of(out)["deployment-url"] == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+    assert (
+        outputs_of(out)["deployment-url"]
+        == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+    )
 
 
 def test_an_old_server_without_a_queue_list_waits_for_a_long_queue(dokploy, run):
@@ -348,7 +368,10 @@ def test_without_the_queue_the_dashboard_link_comes_from_the_project_list(dokplo
     sim = dokploy([web], old_version=True)
     out = tmp_path / "out"
     assert run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
-    assert outputs_of(out)["deployment-url"] == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+    assert (
+        outputs_of(out)["deployment-url"]
+        == f"{sim.url}/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}"
+    )
 
 
 def test_a_server_error_in_a_gitlab_job_is_a_red_line(dokploy, run):

@@ -19,22 +19,33 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 # From docs.github.com/en/rest/deployments (API version 2022-11-28): "Create a deployment" and
 # "Create a deployment status" request bodies.
 CREATE_DEPLOYMENT = {
-    "type": "object", "required": ["ref"], "additionalProperties": False,
+    "type": "object",
+    "required": ["ref"],
+    "additionalProperties": False,
     "properties": {
-        "ref": {"type": "string"}, "task": {"type": "string"}, "auto_merge": {"type": "boolean"},
+        "ref": {"type": "string"},
+        "task": {"type": "string"},
+        "auto_merge": {"type": "boolean"},
         "required_contexts": {"type": "array", "items": {"type": "string"}},
-        "payload": {"type": ["object", "string"]}, "environment": {"type": "string"},
-        "description": {"type": ["string", "null"]}, "transient_environment": {"type": "boolean"},
+        "payload": {"type": ["object", "string"]},
+        "environment": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "transient_environment": {"type": "boolean"},
         "production_environment": {"type": "boolean"},
     },
 }
 CREATE_STATUS = {
-    "type": "object", "required": ["state"], "additionalProperties": False,
+    "type": "object",
+    "required": ["state"],
+    "additionalProperties": False,
     "properties": {
         "state": {"enum": ["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]},
-        "target_url": {"type": "string"}, "log_url": {"type": "string"},
-        "description": {"type": "string", "maxLength": 140}, "environment": {"type": "string"},
-        "environment_url": {"type": "string"}, "auto_inactive": {"type": "boolean"},
+        "target_url": {"type": "string"},
+        "log_url": {"type": "string"},
+        "description": {"type": "string", "maxLength": 140},
+        "environment": {"type": "string"},
+        "environment_url": {"type": "string"},
+        "auto_inactive": {"type": "boolean"},
     },
 }
 
@@ -50,7 +61,9 @@ class FakeGitHub:
         self.problems: list[str] = []
         self.create_status = create_status
         httpserver.expect_request(f"/repos/{repository}/deployments", method="POST").respond_with_handler(self.create)
-        httpserver.expect_request(f"/repos/{repository}/deployments/4242/statuses", method="POST").respond_with_handler(self.status)
+        httpserver.expect_request(f"/repos/{repository}/deployments/4242/statuses", method="POST").respond_with_handler(
+            self.status
+        )
 
     def _check(self, request: Request, schema: dict[str, Any]) -> dict[str, Any]:
         if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
@@ -67,22 +80,42 @@ class FakeGitHub:
     def create(self, request: Request) -> Response:
         body = self._check(request, CREATE_DEPLOYMENT)
         if self.create_status != 201:
-            return Response(json.dumps({"message": "Resource not accessible by integration",
-                                        "documentation_url": "https://docs.github.com/rest"}),
-                            status=self.create_status, content_type="application/json")
+            return Response(
+                json.dumps(
+                    {
+                        "message": "Resource not accessible by integration",
+                        "documentation_url": "https://docs.github.com/rest",
+                    }
+                ),
+                status=self.create_status,
+                content_type="application/json",
+            )
         self.deployments.append(body)
-        return Response(json.dumps({"id": 4242, "ref": body["ref"], "environment": body.get("environment")}),
-                        status=201, content_type="application/json")
+        return Response(
+            json.dumps({"id": 4242, "ref": body["ref"], "environment": body.get("environment")}),
+            status=201,
+            content_type="application/json",
+        )
 
     def status(self, request: Request) -> Response:
         self.statuses.append(self._check(request, CREATE_STATUS))
-        return Response(json.dumps({"id": len(self.statuses), "state": self.statuses[-1]["state"]}), status=201,
-                        content_type="application/json")
+        return Response(
+            json.dumps({"id": len(self.statuses), "state": self.statuses[-1]["state"]}),
+            status=201,
+            content_type="application/json",
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": self.repository, "GITHUB_SHA": SHA,
-                "GITHUB_RUN_ID": "777", "GITHUB_SERVER_URL": "https://github.example.com",
-                "GITHUB_API_URL": self.server.url_for("").rstrip("/"), "INPUT_GITHUB-TOKEN": GITHUB_TOKEN, **extra}
+        return {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_SHA": SHA,
+            "GITHUB_RUN_ID": "777",
+            "GITHUB_SERVER_URL": "https://github.example.com",
+            "GITHUB_API_URL": self.server.url_for("").rstrip("/"),
+            "INPUT_GITHUB-TOKEN": GITHUB_TOKEN,
+            **extra,
+        }
 
 
 @pytest.fixture
@@ -109,8 +142,10 @@ def test_a_successful_deploy_is_recorded_in_progress_then_success(coolify, run, 
     web = app("web")
     sim = coolify([web])
     httpserver.expect_request("/healthz").respond_with_data("ok")
-    result = run(*args(sim, "--uuid", web.uuid, "--environment", "staging", "--health-url", httpserver.url_for("/healthz")),
-                 env=github.env())
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--environment", "staging", "--health-url", httpserver.url_for("/healthz")),
+        env=github.env(),
+    )
     assert result.exit_code == 0, result.output
     [created] = github.deployments
     assert created["ref"] == SHA and created["environment"] == "staging"
@@ -162,8 +197,10 @@ def test_pull_request_preview_is_recorded_on_the_prs_head_commit(coolify, run, g
     event = tmp_path / "event.json"
     head = "feedface" * 5
     event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": head, "ref": "feature"}}}))
-    result = run(*args(sim, "--uuid", web.uuid, "--pr", "7"),
-                 env=github.env(GITHUB_EVENT_PATH=str(event), **{"INPUT_GITHUB-ENVIRONMENT": "preview-7"}))
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--pr", "7"),
+        env=github.env(GITHUB_EVENT_PATH=str(event), **{"INPUT_GITHUB-ENVIRONMENT": "preview-7"}),
+    )
     assert result.exit_code == 0, result.output
     created = github.deployments[0]
     assert created["ref"] == head and created["environment"] == "preview-7" and created["transient_environment"] is True
@@ -173,8 +210,10 @@ def test_config_environment_names_the_github_environment(coolify, run, github, t
     web = app("web")
     sim = coolify([web])
     config = tmp_path / "deployer.yml"
-    config.write_text(f"environments:\n  production:\n    provider: coolify\n    url: {sim.url}\n"
-                      f"    poll-interval: 0.2s\n    resources: [{{uuid: {web.uuid}}}]\n")
+    config.write_text(
+        f"environments:\n  production:\n    provider: coolify\n    url: {sim.url}\n"
+        f"    poll-interval: 0.2s\n    resources: [{{uuid: {web.uuid}}}]\n"
+    )
     result = run("deploy", "--config", str(config), env=github.env(COOLIFY_TOKEN=TOKEN))
     assert result.exit_code == 0, result.output
     assert github.deployments[0]["environment"] == "production"
@@ -187,7 +226,10 @@ def test_github_refusing_is_a_warning_not_a_failed_deploy(coolify, run, httpserv
     sim = coolify([web])
     result = run(*args(sim, "--uuid", web.uuid), env=fake.env())
     assert result.exit_code == 0, result.output
-    assert "GitHub answered 403 while creating the GitHub deployment: Resource not accessible by integration" in result.output
+    assert (
+        "GitHub answered 403 while creating the GitHub deployment: Resource not accessible by integration"
+        in result.output
+    )
     assert "permissions: deployments: write" in result.output
     assert not fake.statuses and not token_shown(result.output)
 
@@ -195,8 +237,12 @@ def test_github_refusing_is_a_warning_not_a_failed_deploy(coolify, run, httpserv
 def test_github_unreachable_is_a_warning(coolify, run):
     web = app("web")
     sim = coolify([web])
-    env = {"GITHUB_REPOSITORY": "acme/shop", "GITHUB_SHA": SHA, "GITHUB_API_URL": "http://127.0.0.1:9",
-           "DEPLOYER_GITHUB_TOKEN": GITHUB_TOKEN}
+    env = {
+        "GITHUB_REPOSITORY": "acme/shop",
+        "GITHUB_SHA": SHA,
+        "GITHUB_API_URL": "http://127.0.0.1:9",
+        "DEPLOYER_GITHUB_TOKEN": GITHUB_TOKEN,
+    }
     result = run(*args(sim, "--uuid", web.uuid), env=env)
     assert result.exit_code == 0 and "could not reach GitHub while creating the GitHub deployment" in result.output
 

@@ -29,8 +29,11 @@ def test_gitlabs_schema_accepts_both_documents(tmp_path):
     for index, text in enumerate((header, job)):
         part = tmp_path / f"part{index}.yml"
         part.write_text(text)
-        done = subprocess.run([command, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(part)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [command, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(part)],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -52,9 +55,18 @@ def test_the_job_deploys_with_the_inputs_it_is_given(dokploy, run, tmp_path):
     sim = dokploy([web])
     _header, job = documents()
     [deploy] = job.values()
-    given = {"provider": "dokploy", "url": sim.url, "application-id": web.id, "poll-interval": "0.2s", "token": "$DOKPLOY_KEY"}
-    env = {key: value.replace(f"$[[ inputs.{name} ]]", given.get(name, ""))
-           for key, value in deploy["variables"].items() for name in [value[len("$[[ inputs."):-3]]}
+    given = {
+        "provider": "dokploy",
+        "url": sim.url,
+        "application-id": web.id,
+        "poll-interval": "0.2s",
+        "token": "$DOKPLOY_KEY",
+    }
+    env = {
+        key: value.replace(f"$[[ inputs.{name} ]]", given.get(name, ""))
+        for key, value in deploy["variables"].items()
+        for name in [value[len("$[[ inputs.") : -3]]
+    }
     env["INPUT_TOKEN"] = "dokploy-key"  # GitLab expands the variable reference the input passed
     env.update({"GITLAB_CI": "true", "DOKPLOY_KEY": "dokploy-key"})
     [script] = deploy["script"]

@@ -42,7 +42,9 @@ def test_health_url_is_waited_for_until_it_answers_2xx(coolify, run, httpserver,
     sim = coolify([web])
     seen = answers(httpserver, "/healthz", 503, 503, 200)
     out = tmp_path / "out"
-    result = run(*args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/healthz")), env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/healthz")), env={"GITHUB_OUTPUT": str(out)}
+    )
     assert result.exit_code == 0, result.output
     assert len(seen) == 3 and f"{httpserver.url_for('/healthz')} is healthy: HTTP 200 OK" in result.stdout
     outputs = outputs_of(out)
@@ -60,12 +62,16 @@ def test_health_url_that_stays_unhealthy_fails_the_deploy_with_its_last_answer(c
     answers(httpserver, "/healthz", 503, body="<html><body>upstream\nnot ready</body></html>")
     out = tmp_path / "out"
     started = time.monotonic()
-    result = run(*args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/healthz"), "--timeout", "3s"),
-                 env={"GITHUB_OUTPUT": str(out)})
+    result = run(
+        *args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/healthz"), "--timeout", "3s"),
+        env={"GITHUB_OUTPUT": str(out)},
+    )
     assert result.exit_code == 1
     assert time.monotonic() - started < 3 + 2  # within the timeout (and one probe)
-    assert "was not healthy within the timeout; last answer: HTTP 503 SERVICE UNAVAILABLE: <html><body>upstream not ready" \
+    assert (
+        "was not healthy within the timeout; last answer: HTTP 503 SERVICE UNAVAILABLE: <html><body>upstream not ready"
         in result.stdout.replace("Service Unavailable", "SERVICE UNAVAILABLE")
+    )
     outputs = outputs_of(out)
     assert outputs["status"] == "failed"
     assert json.loads(outputs["result"])[0]["status"] == "finished"  # the deployment itself did finish
@@ -105,8 +111,10 @@ def test_wait_healthy_fails_an_app_that_never_gets_healthy(coolify, run, tmp_pat
     assert result.exit_code == 1
     [entry] = json.loads(outputs_of(out)["result"])
     assert entry["status"] == "failed"
-    assert entry["message"].startswith("deployed, but web (Coolify's health check) was not healthy within the timeout; "
-                                       "last answer: Coolify reports running:unhealthy")
+    assert entry["message"].startswith(
+        "deployed, but web (Coolify's health check) was not healthy within the timeout; "
+        "last answer: Coolify reports running:unhealthy"
+    )
 
 
 def test_wait_healthy_without_a_health_check_asks_the_apps_domain(coolify, run, httpserver):
@@ -126,8 +134,18 @@ def test_wait_healthy_without_health_check_or_domain_says_it_cannot_tell(coolify
 
 
 def test_wait_healthy_is_refused_for_dokploy(run):
-    result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k",
-                 "--application-id", "a", "--wait-healthy")
+    result = run(
+        "deploy",
+        "--provider",
+        "dokploy",
+        "--url",
+        "https://d.example.com",
+        "--token",
+        "k",
+        "--application-id",
+        "a",
+        "--wait-healthy",
+    )
     assert result.exit_code == 2 and "use --health-url" in result.stderr
 
 
@@ -136,15 +154,28 @@ def test_dokploy_with_health_urls_from_the_config(dokploy, run, httpserver, tmp_
     sim = dokploy([web])
     first, second = answers(httpserver, "/a", 200), answers(httpserver, "/b", 204)
     config = tmp_path / "deployer.yml"
-    config.write_text(f"environments:\n  prod:\n    provider: dokploy\n    url: {sim.url}\n    poll-interval: 0.2s\n"
-                      f"    resources: [{{application-id: {web.id}}}]\n"
-                      f"    health-url:\n      - {httpserver.url_for('/a')}\n      - {httpserver.url_for('/b')}\n")
+    config.write_text(
+        f"environments:\n  prod:\n    provider: dokploy\n    url: {sim.url}\n    poll-interval: 0.2s\n"
+        f"    resources: [{{application-id: {web.id}}}]\n"
+        f"    health-url:\n      - {httpserver.url_for('/a')}\n      - {httpserver.url_for('/b')}\n"
+    )
     result = run("deploy", "--config", str(config), env={"DOKPLOY_API_KEY": "dokploy-key"})
     assert result.exit_code == 0, result.output
     assert len(first) == 1 and len(second) == 1
 
 
 def test_health_url_must_be_http(run):
-    result = run("deploy", "--provider", "coolify", "--url", "https://c.example.com", "--token", "t", "--uuid", "u",
-                 "--health-url", "ftp://x")
+    result = run(
+        "deploy",
+        "--provider",
+        "coolify",
+        "--url",
+        "https://c.example.com",
+        "--token",
+        "t",
+        "--uuid",
+        "u",
+        "--health-url",
+        "ftp://x",
+    )
     assert result.exit_code == 2 and "is not an http(s) URL" in result.stderr

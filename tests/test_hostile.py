@@ -19,9 +19,17 @@ from deployer.simulator.dokploy import SimTarget
 from tests.hostile import HostileServer, response, trickle
 from tests.runner_files import GitHubLog, parse_github_file
 
-INJECTIONS = ("\n::error::pwned", "\r\n::add-mask::pwned", "\n  ::stop-commands::pwned", "\u2028::warning::pwned",
-              "\x85::notice::pwned", "\n\x1b[0Ksection_start:1:pwned\r\x1b[0K", "\x1b]8;;http://evil\x07link",
-              "\u202eexe.txt", "\x9b31m")
+INJECTIONS = (
+    "\n::error::pwned",
+    "\r\n::add-mask::pwned",
+    "\n  ::stop-commands::pwned",
+    "\u2028::warning::pwned",
+    "\x85::notice::pwned",
+    "\n\x1b[0Ksection_start:1:pwned\r\x1b[0K",
+    "\x1b]8;;http://evil\x07link",
+    "\u202eexe.txt",
+    "\x9b31m",
+)
 EVIL = "".join(INJECTIONS)
 MODES = {
     "github": {"GITHUB_ACTIONS": "true"},
@@ -31,8 +39,11 @@ MODES = {
 
 
 def sinks(tmp_path: Path) -> dict[str, str]:
-    return {"GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-            "DEPLOYER_DOTENV": str(tmp_path / "deploy.env")}
+    return {
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "DEPLOYER_DOTENV": str(tmp_path / "deploy.env"),
+    }
 
 
 def everything(result, tmp_path: Path) -> str:
@@ -62,14 +73,27 @@ def assert_obeys_nothing(text: str) -> None:
 
 # -- 1. server text is data, never a command -------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_coolify_text_cannot_inject_in_any_mode(coolify, run, tmp_path, mode, output):
     refused = SimResource("api" + EVIL, refusal="Unauthorized to deploy this application." + EVIL)
     failing = SimResource("web" + EVIL, outcome="failed", queue_seconds=0.1, build_seconds=0.3)
     sim = coolify([refused, failing])
-    result = run("deploy", "--url", sim.url, "--token", "root-token", "--uuid", f"{refused.uuid},{failing.uuid}",
-                 "--poll-interval", "0.2s", "--output", output, env={**MODES[mode], **sinks(tmp_path)})
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        "root-token",
+        "--uuid",
+        f"{refused.uuid},{failing.uuid}",
+        "--poll-interval",
+        "0.2s",
+        "--output",
+        output,
+        env={**MODES[mode], **sinks(tmp_path)},
+    )
     assert result.exit_code == 1, result.output
     assert_obeys_nothing(everything(result, tmp_path))
     assert "Unauthorized to deploy this application." in result.stdout + result.stderr
@@ -79,8 +103,20 @@ def test_coolify_text_cannot_inject_in_any_mode(coolify, run, tmp_path, mode, ou
 def test_dokploy_text_cannot_inject_in_any_mode(dokploy, run, tmp_path, mode):
     web = SimTarget("web" + EVIL, outcome="error", build_seconds=0.3, error_message="boom" + EVIL)
     sim = dokploy([web])
-    result = run("deploy", "--provider", "dokploy", "--url", sim.url, "--token", "dokploy-key", "--application-id", web.id,
-                 "--poll-interval", "0.2s", env={**MODES[mode], **sinks(tmp_path)})
+    result = run(
+        "deploy",
+        "--provider",
+        "dokploy",
+        "--url",
+        sim.url,
+        "--token",
+        "dokploy-key",
+        "--application-id",
+        web.id,
+        "--poll-interval",
+        "0.2s",
+        env={**MODES[mode], **sinks(tmp_path)},
+    )
     assert result.exit_code == 1, result.output
     assert_obeys_nothing(everything(result, tmp_path))
     assert "boom" in result.stdout + result.stderr
@@ -92,7 +128,16 @@ def test_error_messages_from_the_server_cannot_inject(run, tmp_path, mode):
         yield response(401, json.dumps({"message": "Invalid token." + EVIL}).encode())
 
     with HostileServer(script) as server:
-        result = run("deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1", env={**MODES[mode], **sinks(tmp_path)})
+        result = run(
+            "deploy",
+            "--url",
+            server.url,
+            "--token",
+            "t0ken-abc",
+            "--uuid",
+            "a1",
+            env={**MODES[mode], **sinks(tmp_path)},
+        )
     assert result.exit_code == 3
     assert_obeys_nothing(everything(result, tmp_path))
     assert "Invalid token." in result.stderr
@@ -105,8 +150,15 @@ COOLIFY_TOKEN = "12|s3cretValueOfTheToken"
 
 def forms_of(token: str) -> list[str]:
     secret = token.split("|", 1)[1]
-    return [token, secret, quote(token, safe=""), quote(token, safe="").replace("%7C", "%7c"), token.replace("|", "\\|"),
-            base64.b64encode(token.encode()).decode().rstrip("="), base64.b64encode(secret.encode()).decode()]
+    return [
+        token,
+        secret,
+        quote(token, safe=""),
+        quote(token, safe="").replace("%7C", "%7c"),
+        token.replace("|", "\\|"),
+        base64.b64encode(token.encode()).decode().rstrip("="),
+        base64.b64encode(secret.encode()).decode(),
+    ]
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
@@ -115,27 +167,65 @@ def test_a_server_echoing_the_token_in_any_form_leaks_it_nowhere(run, tmp_path, 
 
     def script(method, target):
         if target.startswith("/api/v1/deploy?"):
-            body = {"deployments": [{"message": f"Application {echoed} deployment queued.", "resource_uuid": "a1",
-                                     "deployment_uuid": "d1"}]}
+            body = {
+                "deployments": [
+                    {
+                        "message": f"Application {echoed} deployment queued.",
+                        "resource_uuid": "a1",
+                        "deployment_uuid": "d1",
+                    }
+                ]
+            }
             yield response(200, json.dumps(body).encode())
         else:
-            yield response(200, json.dumps({"deployment_uuid": "d1", "status": "failed", "application_name": echoed,
-                                            "deployment_url": f"/x/{quote(COOLIFY_TOKEN, safe='')}",
-                                            "logs": json.dumps([{"output": echoed, "type": "stdout"}])}).encode())
+            yield response(
+                200,
+                json.dumps(
+                    {
+                        "deployment_uuid": "d1",
+                        "status": "failed",
+                        "application_name": echoed,
+                        "deployment_url": f"/x/{quote(COOLIFY_TOKEN, safe='')}",
+                        "logs": json.dumps([{"output": echoed, "type": "stdout"}]),
+                    }
+                ).encode(),
+            )
 
     with HostileServer(script) as server:
-        result = run("deploy", "--url", server.url, "--token", COOLIFY_TOKEN + "\n", "--uuid", "a1", "--poll-interval", "0.2s",
-                     "--output", "json", env={**MODES[mode], **sinks(tmp_path)})
+        result = run(
+            "deploy",
+            "--url",
+            server.url,
+            "--token",
+            COOLIFY_TOKEN + "\n",
+            "--uuid",
+            "a1",
+            "--poll-interval",
+            "0.2s",
+            "--output",
+            "json",
+            env={**MODES[mode], **sinks(tmp_path)},
+        )
     assert result.exit_code == 1, result.output
     # GitHub's own mask commands carry the token by design: the runner reads them and shows none.
-    written = "\n".join(line for line in everything(result, tmp_path).splitlines() if not line.startswith("::add-mask::"))
+    written = "\n".join(
+        line for line in everything(result, tmp_path).splitlines() if not line.startswith("::add-mask::")
+    )
     for form in forms_of(COOLIFY_TOKEN):
         assert form not in written, form
 
 
 def test_a_token_with_a_line_break_inside_is_refused_and_never_printed(run, tmp_path):
-    result = run("deploy", "--url", "https://coolify.example.com", "--token", "good-token\n-Xy77", "--uuid", "a1",
-                 env={"GITHUB_ACTIONS": "true", **sinks(tmp_path)})
+    result = run(
+        "deploy",
+        "--url",
+        "https://coolify.example.com",
+        "--token",
+        "good-token\n-Xy77",
+        "--uuid",
+        "a1",
+        env={"GITHUB_ACTIONS": "true", **sinks(tmp_path)},
+    )
     assert result.exit_code == 2
     assert "line break" in result.stderr
     assert "Xy77" not in everything(result, tmp_path) and "good-token" not in everything(result, tmp_path)
@@ -149,24 +239,45 @@ def test_a_token_no_header_can_carry_is_bad_input_not_a_traceback(run, token):
 
 
 def test_a_url_with_a_password_is_refused_and_the_password_never_printed(run, tmp_path):
-    result = run("deploy", "--url", "https://user:hunter2pass@coolify.example.com", "--token", "t0ken", "--uuid", "a1",
-                 env=sinks(tmp_path))
+    result = run(
+        "deploy",
+        "--url",
+        "https://user:hunter2pass@coolify.example.com",
+        "--token",
+        "t0ken",
+        "--uuid",
+        "a1",
+        env=sinks(tmp_path),
+    )
     assert result.exit_code == 2
     assert "user:password" in result.stderr
     assert "hunter2pass" not in everything(result, tmp_path)
 
 
 def test_the_github_masks_hide_the_secret_part_each_on_one_line(coolify, run, tmp_path):
-    sim = coolify([SimResource("web", queue_seconds=0.1, build_seconds=0.2)], tokens={COOLIFY_TOKEN: frozenset({"root"})})
+    sim = coolify(
+        [SimResource("web", queue_seconds=0.1, build_seconds=0.2)], tokens={COOLIFY_TOKEN: frozenset({"root"})}
+    )
     web = next(iter(sim.resources.values()))
-    result = run("deploy", "--url", sim.url, "--token", COOLIFY_TOKEN, "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 env={"GITHUB_ACTIONS": "true"})
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        COOLIFY_TOKEN,
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "0.2s",
+        env={"GITHUB_ACTIONS": "true"},
+    )
     assert result.exit_code == 0, result.output
     masks = [c[2] for c in GitHubLog(result.stdout).named("add-mask")]
     assert COOLIFY_TOKEN in masks and COOLIFY_TOKEN.split("|")[1] in masks
 
 
 # -- 3. bounded time and memory ----------------------------------------------------------------------
+
 
 def test_a_server_that_trickles_its_answer_cannot_hold_the_run_past_its_deadline(run):
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
@@ -193,8 +304,21 @@ def test_a_health_url_that_trickles_cannot_hold_the_run_past_its_deadline(coolif
 
     with HostileServer(script) as health:
         began = time.monotonic()
-        result = run("deploy", "--url", sim.url, "--token", "root-token", "--uuid", web.uuid, "--poll-interval", "0.5s",
-                     "--timeout", "3s", "--health-url", health.url + "/healthz")
+        result = run(
+            "deploy",
+            "--url",
+            sim.url,
+            "--token",
+            "root-token",
+            "--uuid",
+            web.uuid,
+            "--poll-interval",
+            "0.5s",
+            "--timeout",
+            "3s",
+            "--health-url",
+            health.url + "/healthz",
+        )
         took = time.monotonic() - began
     assert result.exit_code == 1, result.output
     assert took < 3 + 0.5 + 1.5
@@ -228,7 +352,9 @@ def test_an_endless_chunked_answer_ends_in_one_line():
             yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
 
     with HostileServer(script) as server:
-        done = _deployer_process("deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1", "--timeout", "20s")
+        done = _deployer_process(
+            "deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1", "--timeout", "20s"
+        )
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
     assert 0 < done.peak_mb < 100  # the 16 MiB cap, not the gigabyte
@@ -241,28 +367,36 @@ class _Done(subprocess.CompletedProcess):
 def _deployer_process(*args: str) -> _Done:
     """deployer in a process of its own, with its peak memory (what a CI runner would pay)."""
     # VmHWM is this process's own peak: ru_maxrss would also count the pytest process it was forked from.
-    code = ("import re, runpy, sys\n"
-            "sys.argv = ['deployer'] + sys.argv[1:]\n"
-            "try:\n    runpy.run_module('deployer', run_name='__main__')\n"
-            "finally:\n    peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)\n"
-            "    sys.stderr.write('\\nPEAK %s\\n' % peak)\n")
+    code = (
+        "import re, runpy, sys\n"
+        "sys.argv = ['deployer'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('deployer', run_name='__main__')\n"
+        "finally:\n    peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "    sys.stderr.write('\\nPEAK %s\\n' % peak)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "COOLIFY_", "DOKPLOY_"))}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env=env)
     match = re.search(r"\nPEAK (\d+)\n", done.stderr)
-    result = _Done(done.args, done.returncode, done.stdout, done.stderr.replace(match.group(0), "") if match else done.stderr)
+    result = _Done(
+        done.args, done.returncode, done.stdout, done.stderr.replace(match.group(0), "") if match else done.stderr
+    )
     result.peak_mb = int(match.group(1)) / 1024 if match else 0.0
     return result
 
 
 # -- 4. no traceback, ever ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, answer", [
-    ("deeply nested JSON", lambda: response(200, b"[" * 200_000 + b"]" * 200_000)),
-    ("gzip on a plain body", lambda: response(200, b'{"deployments": []}', headers={"Content-Encoding": "gzip"})),
-    ("an encoding nobody reads", lambda: response(200, b"{}", headers={"Content-Encoding": "br"})),
-    ("a truncated body", lambda: response(200, b'{"deployments": [')[:-3]),
-    ("a binary body", lambda: response(200, bytes(range(256)) * 10, content_type="application/octet-stream")),
-])
+
+@pytest.mark.parametrize(
+    "name, answer",
+    [
+        ("deeply nested JSON", lambda: response(200, b"[" * 200_000 + b"]" * 200_000)),
+        ("gzip on a plain body", lambda: response(200, b'{"deployments": []}', headers={"Content-Encoding": "gzip"})),
+        ("an encoding nobody reads", lambda: response(200, b"{}", headers={"Content-Encoding": "br"})),
+        ("a truncated body", lambda: response(200, b'{"deployments": [')[:-3]),
+        ("a binary body", lambda: response(200, bytes(range(256)) * 10, content_type="application/octet-stream")),
+    ],
+)
 def test_odd_answers_end_in_one_line(run, name, answer):
     def script(method, target):
         yield answer()
@@ -274,17 +408,22 @@ def test_odd_answers_end_in_one_line(run, name, answer):
     assert result.stderr.count("deployer: error:") == 1
 
 
-@pytest.mark.parametrize("option, value", [
-    ("--url", "http://[::1"),
-    ("--health-url", "http://[::1"),
-    ("--health-url", "https://app.example.com:99999/health"),
-    ("--url", "http://host:99999"),
-    ("--url", "https://coolify.example.com/\x00"),
-    ("--uuid", "a" * 100_000),
-    ("--application-id", "b" * 100_000),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--url", "http://[::1"),
+        ("--health-url", "http://[::1"),
+        ("--health-url", "https://app.example.com:99999/health"),
+        ("--url", "http://host:99999"),
+        ("--url", "https://coolify.example.com/\x00"),
+        ("--uuid", "a" * 100_000),
+        ("--application-id", "b" * 100_000),
+    ],
+)
 def test_odd_inputs_end_in_one_line_with_exit_2(run, option, value):
-    extra = ["--provider", "dokploy"] if option == "--application-id" else ["--uuid", "a1"] if option != "--uuid" else []
+    extra = (
+        ["--provider", "dokploy"] if option == "--application-id" else ["--uuid", "a1"] if option != "--uuid" else []
+    )
     args = ["deploy", "--url", "https://coolify.example.com", "--token", "t0ken-abc", *extra, option, value]
     result = run(*args)
     assert result.exit_code == 2, result.output
@@ -293,12 +432,25 @@ def test_odd_inputs_end_in_one_line_with_exit_2(run, option, value):
 
 # -- 5. each sink on its own, at every exit -------------------------------------------------------------
 
+
 def test_an_unwritable_outputs_file_loses_no_other_sink_and_exits_5(coolify, run, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.2)
     sim = coolify([web])
     env = {**sinks(tmp_path), "GITHUB_OUTPUT": "/dev/full"}
-    result = run("deploy", "--url", sim.url, "--token", "root-token", "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 "--output", "json", env=env)
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        "root-token",
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "0.2s",
+        "--output",
+        "json",
+        env=env,
+    )
     assert result.exit_code == 5, result.output
     assert "/dev/full" in result.stderr
     assert json.loads(result.stdout)["status"] == "finished"
@@ -309,8 +461,20 @@ def test_an_unwritable_outputs_file_loses_no_other_sink_and_exits_5(coolify, run
 def test_outputs_are_written_when_the_key_stops_working_while_following(dokploy, run, tmp_path):
     web = SimTarget("web", build_seconds=3)
     sim = dokploy([web], key_budget=6)
-    result = run("deploy", "--provider", "dokploy", "--url", sim.url, "--token", "dokploy-key", "--application-id", web.id,
-                 "--poll-interval", "0.2s", env=sinks(tmp_path))
+    result = run(
+        "deploy",
+        "--provider",
+        "dokploy",
+        "--url",
+        sim.url,
+        "--token",
+        "dokploy-key",
+        "--application-id",
+        web.id,
+        "--poll-interval",
+        "0.2s",
+        env=sinks(tmp_path),
+    )
     assert result.exit_code == 3, result.output
     outputs = parse_github_file((tmp_path / "output").read_text())
     assert outputs["status"] == "queued" and outputs["deployment-id"] == ""  # what is known: started, not yet ended
@@ -321,17 +485,33 @@ def test_outputs_are_written_when_the_key_stops_working_while_following(dokploy,
 def test_no_wait_writes_the_job_summary(coolify, run, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=5)
     sim = coolify([web])
-    result = run("deploy", "--url", sim.url, "--token", "root-token", "--uuid", web.uuid, "--no-wait", env=sinks(tmp_path))
+    result = run(
+        "deploy", "--url", sim.url, "--token", "root-token", "--uuid", web.uuid, "--no-wait", env=sinks(tmp_path)
+    )
     assert result.exit_code == 0
     assert "queued" in (tmp_path / "summary.md").read_text()
 
 
 def test_bad_input_still_writes_the_outputs_and_one_json_document(run, tmp_path):
-    result = run("deploy", "--provider", "coolify", "--url", "https://coolify.example.com", "--token", "t0ken-abc", "--output", "json",
-                 env=sinks(tmp_path))
+    result = run(
+        "deploy",
+        "--provider",
+        "coolify",
+        "--url",
+        "https://coolify.example.com",
+        "--token",
+        "t0ken-abc",
+        "--output",
+        "json",
+        env=sinks(tmp_path),
+    )
     assert result.exit_code == 2
     document = json.loads(result.stdout)
-    assert document["status"] == "failed" and document["error"]["exit_code"] == 2 and "nothing to deploy" in document["error"]["message"]
+    assert (
+        document["status"] == "failed"
+        and document["error"]["exit_code"] == 2
+        and "nothing to deploy" in document["error"]["message"]
+    )
     assert parse_github_file((tmp_path / "output").read_text())["status"] == "failed"
 
 
@@ -342,8 +522,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 _STATUSES = ["queued", "in_progress", "finished", "failed", "cancelled-by-user", "", "FINISHED", None, 3]
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-_json_values = st.one_of(_scalars, st.lists(_scalars, max_size=3), st.dictionaries(st.text(max_size=8), _scalars, max_size=3),
-                         st.lists(st.dictionaries(st.text(max_size=8), _scalars, max_size=3), max_size=2))
+_json_values = st.one_of(
+    _scalars,
+    st.lists(_scalars, max_size=3),
+    st.dictionaries(st.text(max_size=8), _scalars, max_size=3),
+    st.lists(st.dictionaries(st.text(max_size=8), _scalars, max_size=3), max_size=2),
+)
 
 
 @st.composite
@@ -359,9 +543,17 @@ def _answers(draw, kind: str) -> bytes:
         good = {"deployment_uuid": "d1", "status": draw(st.sampled_from(_STATUSES))}
         if draw(st.booleans()):
             good["logs"] = draw(st.sampled_from(['[{"output":"x","type":"stdout"}]', "[", "null", '{"a":1}']))
-    body = draw(st.one_of(st.just(json.dumps(good).encode()), _json_values.map(lambda v: json.dumps(v).encode()),
-                          st.binary(max_size=40), st.just(b"[" * 5000), st.just(json.dumps(good).encode()[:-2]),
-                          st.just(b"<html>proxy</html>"), st.just(b"")))
+    body = draw(
+        st.one_of(
+            st.just(json.dumps(good).encode()),
+            _json_values.map(lambda v: json.dumps(v).encode()),
+            st.binary(max_size=40),
+            st.just(b"[" * 5000),
+            st.just(json.dumps(good).encode()[:-2]),
+            st.just(b"<html>proxy</html>"),
+            st.just(b""),
+        )
+    )
     headers = {}
     if draw(st.booleans()):
         headers["Content-Encoding"] = draw(st.sampled_from(["gzip", "deflate", "br", "identity"]))
@@ -377,8 +569,12 @@ def _answers(draw, kind: str) -> bytes:
 
 def _said_finished(answer: bytes) -> bool:
     head, _, body = answer.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200") or b"Content-Encoding: gzip" in head or b"Content-Encoding: deflate" in head \
-            or b"Content-Encoding: br" in head:
+    if (
+        not head.startswith(b"HTTP/1.1 200")
+        or b"Content-Encoding: gzip" in head
+        or b"Content-Encoding: deflate" in head
+        or b"Content-Encoding: br" in head
+    ):
         return False
     try:
         return json.loads(body).get("status") == "finished"
@@ -404,8 +600,23 @@ def test_any_server_answer_ends_in_one_line_and_exit_0_only_when_it_said_finishe
         yield answer
 
     with HostileServer(script) as server:
-        result = CliRunner().invoke(cli, ["deploy", "--url", server.url, "--token", "t0ken-abc", "--uuid", "a1",
-                                          "--poll-interval", "0.2s", "--timeout", "1s"], catch_exceptions=True)
+        result = CliRunner().invoke(
+            cli,
+            [
+                "deploy",
+                "--url",
+                server.url,
+                "--token",
+                "t0ken-abc",
+                "--uuid",
+                "a1",
+                "--poll-interval",
+                "0.2s",
+                "--timeout",
+                "1s",
+            ],
+            catch_exceptions=True,
+        )
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1, 2, 3, 4, 5), result.output

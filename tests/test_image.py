@@ -56,10 +56,14 @@ def test_the_entrypoint_is_no_shell_script():
     program = dockerfile_instruction("ENTRYPOINT")[0]
     assert program not in ("sh", "/bin/sh", "bash", "/bin/bash")
     found = shutil.which(program, path=str(BIN))
-    assert found and not Path(found).read_text(errors="replace").startswith(("#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env sh"))
+    assert found and not Path(found).read_text(errors="replace").startswith(
+        ("#!/bin/sh", "#!/bin/bash", "#!/usr/bin/env sh")
+    )
 
 
-@pytest.mark.skipif(shutil.which("busybox") is None and os.environ.get("CI") != "true", reason="busybox is not installed")
+@pytest.mark.skipif(
+    shutil.which("busybox") is None and os.environ.get("CI") != "true", reason="busybox is not installed"
+)
 def test_busybox_sh_drops_hyphenated_inputs_so_no_shell_may_stand_in_between():
     """The trap the ENTRYPOINT avoids, shown with alpine's own shell (.ci/run installs busybox)."""
     busybox = shutil.which("busybox")
@@ -77,19 +81,48 @@ def _non_default_inputs(tmp_path: Path, url: str) -> list[dict[str, str]]:
 
     trustme.CA().cert_pem.write_to_path(str(ca))
     config = tmp_path / "deployer.yml"
-    config.write_text("environments:\n  staging:\n    provider: coolify\n    url: https://config.example.com\n"
-                      "    resources: [{name: from-config}]\n  production:\n    resources: [{name: other}]\n")
-    common = {"url": url, "token": "12|input-secret", "wait": "false", "timeout": "7m", "poll-interval": "3s",
-              "cancel-on-timeout": "true", "logs": "none", "request-budget": "30", "ca-cert": str(ca),
-              "insecure": "true", "config": str(config), "environment": "staging",
-              "health-url": "https://app.example.com/healthz", "github-token": "gh-input-secret",
-              "github-environment": "prod-gh", "dry-run": "true"}
+    config.write_text(
+        "environments:\n  staging:\n    provider: coolify\n    url: https://config.example.com\n"
+        "    resources: [{name: from-config}]\n  production:\n    resources: [{name: other}]\n"
+    )
+    common = {
+        "url": url,
+        "token": "12|input-secret",
+        "wait": "false",
+        "timeout": "7m",
+        "poll-interval": "3s",
+        "cancel-on-timeout": "true",
+        "logs": "none",
+        "request-budget": "30",
+        "ca-cert": str(ca),
+        "insecure": "true",
+        "config": str(config),
+        "environment": "staging",
+        "health-url": "https://app.example.com/healthz",
+        "github-token": "gh-input-secret",
+        "github-environment": "prod-gh",
+        "dry-run": "true",
+    }
     return [
-        {**common, "provider": "coolify", "uuid": "uuid-1,uuid-2", "name": "shop/web", "force": "true", "pr": "7",
-         "docker-tag": "v2", "wait-healthy": "true"},
+        {
+            **common,
+            "provider": "coolify",
+            "uuid": "uuid-1,uuid-2",
+            "name": "shop/web",
+            "force": "true",
+            "pr": "7",
+            "docker-tag": "v2",
+            "wait-healthy": "true",
+        },
         {**common, "provider": "coolify", "tag": "prod"},
-        {**common, "provider": "dokploy", "application-id": "app-1", "compose-id": "stack-1", "title": "Release 2",
-         "description": "from CI"},
+        {
+            **common,
+            "provider": "dokploy",
+            "application-id": "app-1",
+            "compose-id": "stack-1",
+            "title": "Release 2",
+            "description": "from CI",
+        },
     ]
 
 
@@ -106,7 +139,10 @@ def test_every_action_input_reaches_deployer_through_the_entrypoint(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Dry run: nothing was sent" in done.stdout
         for name in inputs:
-            assert re.search(rf"^  {re.escape(name)}\s.*\sinput '{re.escape(name)}'$", done.stdout, re.M), (name, done.stdout)
+            assert re.search(rf"^  {re.escape(name)}\s.*\sinput '{re.escape(name)}'$", done.stdout, re.M), (
+                name,
+                done.stdout,
+            )
         assert "input-secret" not in done.stdout + done.stderr
 
 
@@ -118,10 +154,18 @@ def test_github_runs_the_cmd_with_inputs_and_writes_outputs(coolify, tmp_path):
     files.mkdir()
     output = files / "set_output_1"
     env = {
-        "GITHUB_ACTIONS": "true", "CI": "true", "PYTHONUNBUFFERED": "1",
-        "GITHUB_OUTPUT": str(output), "GITHUB_WORKSPACE": str(workspace),
-        "INPUT_URL": sim.url, "INPUT_TOKEN": "root-token", "INPUT_UUID": web.uuid,
-        "INPUT_POLL-INTERVAL": "0.2s", "INPUT_TIMEOUT": "", "INPUT_FORCE": "false", "INPUT_PROVIDER": "",
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "PYTHONUNBUFFERED": "1",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_WORKSPACE": str(workspace),
+        "INPUT_URL": sim.url,
+        "INPUT_TOKEN": "root-token",
+        "INPUT_UUID": web.uuid,
+        "INPUT_POLL-INTERVAL": "0.2s",
+        "INPUT_TIMEOUT": "",
+        "INPUT_FORCE": "false",
+        "INPUT_PROVIDER": "",
     }
     done = entrypoint(*image_cmd(), env=env, cwd=workspace)
     assert done.returncode == 0, done.stderr
@@ -139,9 +183,17 @@ def test_github_deploys_a_dokploy_application_by_its_hyphenated_input(dokploy, t
     web = SimTarget("web", build_seconds=0.4)
     sim = dokploy([web])
     output = tmp_path / "out"
-    env = {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_OUTPUT": str(output), "INPUT_PROVIDER": "dokploy",
-           "INPUT_URL": sim.url, "INPUT_TOKEN": "dokploy-key", "INPUT_APPLICATION-ID": web.id,
-           "INPUT_POLL-INTERVAL": "0.2s", "INPUT_UUID": ""}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "GITHUB_OUTPUT": str(output),
+        "INPUT_PROVIDER": "dokploy",
+        "INPUT_URL": sim.url,
+        "INPUT_TOKEN": "dokploy-key",
+        "INPUT_APPLICATION-ID": web.id,
+        "INPUT_POLL-INTERVAL": "0.2s",
+        "INPUT_UUID": "",
+    }
     done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sim.deploy_calls == 1
@@ -151,8 +203,13 @@ def test_github_deploys_a_dokploy_application_by_its_hyphenated_input(dokploy, t
 def test_github_run_of_a_failed_deployment_fails_the_step(coolify, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.4, outcome="failed")
     sim = coolify([web])
-    env = {"INPUT_URL": sim.url, "INPUT_TOKEN": "root-token", "INPUT_UUID": web.uuid, "INPUT_POLL-INTERVAL": "0.2s",
-           "GITHUB_OUTPUT": str(tmp_path / "out")}
+    env = {
+        "INPUT_URL": sim.url,
+        "INPUT_TOKEN": "root-token",
+        "INPUT_UUID": web.uuid,
+        "INPUT_POLL-INTERVAL": "0.2s",
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+    }
     done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
     assert done.returncode == 1
     assert parse_github_file((tmp_path / "out").read_text())["status"] == "failed"
@@ -202,13 +259,39 @@ def test_action_yml_declares_every_input_and_output_of_the_contract():
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     from deployer.cli import deploy
 
-    contract = {"provider", "url", "token", "uuid", "tag", "force", "pr", "docker-tag", "application-id", "compose-id",
-                "title", "description", "wait", "timeout", "poll-interval", "cancel-on-timeout", "logs", "ca-cert",
-                "insecure", "config"}
+    contract = {
+        "provider",
+        "url",
+        "token",
+        "uuid",
+        "tag",
+        "force",
+        "pr",
+        "docker-tag",
+        "application-id",
+        "compose-id",
+        "title",
+        "description",
+        "wait",
+        "timeout",
+        "poll-interval",
+        "cancel-on-timeout",
+        "logs",
+        "ca-cert",
+        "insecure",
+        "config",
+    }
     # Every option of `deploy` is an input too (INPUT_<NAME> is read for each), except the two
     # CONTRACT.md gives no input: --output and --dotenv.
     options = {p.name.replace("_", "-") for p in deploy.params} - {"output", "dotenv"}
     assert contract <= options
     assert set(action["inputs"]) == options
     assert all(spec.get("description") for spec in action["inputs"].values())
-    assert set(action["outputs"]) == {"status", "deployment-id", "deployment-ids", "deployment-url", "duration", "result"}
+    assert set(action["outputs"]) == {
+        "status",
+        "deployment-id",
+        "deployment-ids",
+        "deployment-url",
+        "duration",
+        "result",
+    }

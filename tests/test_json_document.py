@@ -24,17 +24,42 @@ def document_of(result) -> dict:
 
 
 def coolify_args(sim, *extra: str, token: str = "root-token") -> list[str]:
-    return ["deploy", "--provider", "coolify", "--url", sim.url, "--token", token, "--poll-interval", "0.2s",
-            "--output", "json", *extra]
+    return [
+        "deploy",
+        "--provider",
+        "coolify",
+        "--url",
+        sim.url,
+        "--token",
+        token,
+        "--poll-interval",
+        "0.2s",
+        "--output",
+        "json",
+        *extra,
+    ]
 
 
 def dokploy_args(sim, *extra: str) -> list[str]:
-    return ["deploy", "--provider", "dokploy", "--url", sim.url, "--token", "dokploy-key", "--poll-interval", "0.2s",
-            "--output", "json", *extra]
+    return [
+        "deploy",
+        "--provider",
+        "dokploy",
+        "--url",
+        sim.url,
+        "--token",
+        "dokploy-key",
+        "--poll-interval",
+        "0.2s",
+        "--output",
+        "json",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize("outcome, code, status", [("finished", 0, "finished"), ("failed", 1, "failed"),
-                                                   ("cancelled", 1, "cancelled")])
+@pytest.mark.parametrize(
+    "outcome, code, status", [("finished", 0, "finished"), ("failed", 1, "failed"), ("cancelled", 1, "cancelled")]
+)
 def test_coolify_ends(coolify, run, outcome, code, status):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.3, outcome=outcome)
     sim = coolify([web])
@@ -63,8 +88,19 @@ def test_dokploy_unknown(dokploy, run):
 
 
 def test_bad_input(run):
-    document = document_of(run("deploy", "--provider", "coolify", "--url", "https://c.example.com", "--token", "t0ken-abc",
-                               "--output", "json"))
+    document = document_of(
+        run(
+            "deploy",
+            "--provider",
+            "coolify",
+            "--url",
+            "https://c.example.com",
+            "--token",
+            "t0ken-abc",
+            "--output",
+            "json",
+        )
+    )
     assert document["exit_code"] == 2 and document["error"]["message"].startswith("nothing to deploy")
     assert document["result"] == []
 
@@ -107,15 +143,30 @@ def test_health_check_entries(coolify, run, httpserver):
 @pytest.mark.parametrize("command", ["status", "cancel"])
 def test_status_and_cancel_print_a_document_on_error_too(coolify, run, command):
     sim = coolify([SimResource("web")])
-    result = run(command, "nosuchdeployment", "--provider", "coolify", "--url", sim.url, "--token", "root-token",
-                 "--output", "json")
+    result = run(
+        command,
+        "nosuchdeployment",
+        "--provider",
+        "coolify",
+        "--url",
+        sim.url,
+        "--token",
+        "root-token",
+        "--output",
+        "json",
+    )
     assert result.exit_code == 3
     document = json.loads(result.stdout)
     assert document["exit_code"] == 3 and "no deployment" in document["error"]["message"]
 
 
 def test_in_a_github_job_bad_input_is_an_annotation_and_stdout_stays_one_document(run):
-    env = {"GITHUB_ACTIONS": "true", "INPUT_PROVIDER": "coolify", "INPUT_URL": "https://c.example.com", "INPUT_TOKEN": "t0ken-abc"}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "INPUT_PROVIDER": "coolify",
+        "INPUT_URL": "https://c.example.com",
+        "INPUT_TOKEN": "t0ken-abc",
+    }
     result = run("deploy", "--output", "json", env=env)
     assert result.exit_code == 2
     document_of(result)  # stdout: the document alone

@@ -16,7 +16,18 @@ def coolify_args(sim: Any, *extra: str, token: str = TOKEN) -> list[str]:
 
 
 def dokploy_args(sim: Any, *extra: str) -> list[str]:
-    return ["deploy", "--url", sim.url, "--token", "dokploy-key", "--provider", "dokploy", "--poll-interval", "0.2s", *extra]
+    return [
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        "dokploy-key",
+        "--provider",
+        "dokploy",
+        "--poll-interval",
+        "0.2s",
+        *extra,
+    ]
 
 
 def resource(name: str, **options: Any) -> SimResource:
@@ -71,8 +82,10 @@ def test_kind_picks_between_an_application_and_a_service_of_one_name(coolify, ru
     app, service = resource("shop"), resource("shop", kind="service")
     sim = coolify([app, service])
     config = tmp_path / "deployer.yml"
-    config.write_text(f"environments:\n  prod:\n    provider: coolify\n    url: {sim.url}\n"
-                      "    resources:\n      - name: shop\n        kind: service\n")
+    config.write_text(
+        f"environments:\n  prod:\n    provider: coolify\n    url: {sim.url}\n"
+        "    resources:\n      - name: shop\n        kind: service\n"
+    )
     result = run("deploy", "--config", str(config), "--token", TOKEN, "--poll-interval", "0.2s", "--timeout", "20s")
     assert result.exit_code == 0, result.output
     assert deployed_uuids(sim) == [service.uuid]
@@ -104,7 +117,9 @@ def test_a_deploy_only_token_cannot_look_names_up_and_is_told_why(coolify, run):
 def test_name_syntax_errors_are_bad_input(run):
     result = run("deploy", "--provider", "coolify", "--url", "https://c.example.com", "--token", "t", "--name", "a//b")
     assert result.exit_code == 2 and "use NAME, PROJECT/NAME or PROJECT/ENVIRONMENT/NAME" in result.stderr
-    result = run("deploy", "--provider", "coolify", "--url", "https://c.example.com", "--token", "t", "--name", "a", "--tag", "b")
+    result = run(
+        "deploy", "--provider", "coolify", "--url", "https://c.example.com", "--token", "t", "--name", "a", "--tag", "b"
+    )
     assert result.exit_code == 2 and "not both" in result.stderr
 
 

@@ -14,7 +14,9 @@ def req(method: str, path: str, query: dict[str, list[str]] | None = None, body:
 
 def test_the_deploy_trigger_deployer_sends_fits_the_document():
     doc = openapi("coolify")
-    good = req("POST", "/api/v1/deploy", {"uuid": ["a,b"], "force": ["true"], "pull_request_id": ["5"], "docker_tag": ["v1"]})
+    good = req(
+        "POST", "/api/v1/deploy", {"uuid": ["a,b"], "force": ["true"], "pull_request_id": ["5"], "docker_tag": ["v1"]}
+    )
     assert doc.check(good) == []
 
 

@@ -15,9 +15,28 @@ from tests.runner_files import parse_github_file, parse_gitlab_dotenv
 
 hostile_text = st.one_of(
     st.text(),
-    st.sampled_from(["ghadelimiter_", "x<<EOF", "status=hacked", "\nstatus=hacked\n", "EOF", "\r\n", "=", "<<", "::set-output name=a::b",
-                     "a\u2028b", "a\x85b", "DEPLOY_STATUS=finished", "#", " ", "\x00"]),
-    st.lists(st.sampled_from(["\n", "\r", "=", "<<", "ghadelimiter_", "status", " ", "x", "#", "\t", "\u2028"]), max_size=12).map("".join),
+    st.sampled_from(
+        [
+            "ghadelimiter_",
+            "x<<EOF",
+            "status=hacked",
+            "\nstatus=hacked\n",
+            "EOF",
+            "\r\n",
+            "=",
+            "<<",
+            "::set-output name=a::b",
+            "a\u2028b",
+            "a\x85b",
+            "DEPLOY_STATUS=finished",
+            "#",
+            " ",
+            "\x00",
+        ]
+    ),
+    st.lists(
+        st.sampled_from(["\n", "\r", "=", "<<", "ghadelimiter_", "status", " ", "x", "#", "\t", "\u2028"]), max_size=12
+    ).map("".join),
 )
 
 
@@ -26,9 +45,14 @@ def deployments(draw) -> list[Deployment]:
     items = []
     for _ in range(draw(st.integers(0, 4))):
         d = Deployment(
-            provider="coolify", resource=draw(hostile_text), kind="application",
-            deployment_id=draw(st.none() | hostile_text), status=draw(st.sampled_from(["finished", "failed", "timeout"])),
-            url=draw(st.none() | hostile_text), message=draw(hostile_text), name=draw(st.none() | hostile_text),
+            provider="coolify",
+            resource=draw(hostile_text),
+            kind="application",
+            deployment_id=draw(st.none() | hostile_text),
+            status=draw(st.sampled_from(["finished", "failed", "timeout"])),
+            url=draw(st.none() | hostile_text),
+            message=draw(hostile_text),
+            name=draw(st.none() | hostile_text),
         )
         d.log_tail = draw(st.lists(hostile_text, max_size=3))
         items.append(d)
@@ -63,7 +87,10 @@ def test_dotenv_is_accepted_and_carries_only_our_keys(items, status, duration):
 
 def test_dotenv_stays_under_5_kb_with_many_deployments():
     ids = [f"{n:024d}" for n in range(400)]
-    items = [Deployment("coolify", i, "application", i, status="finished", url="https://c.example.com/" + "p" * 2000) for i in ids]
+    items = [
+        Deployment("coolify", i, "application", i, status="finished", url="https://c.example.com/" + "p" * 2000)
+        for i in ids
+    ]
     text = dotenv_text(step_outputs("finished", 1, items))
     assert len(text.encode()) < 5 * 1024
     kept = parse_gitlab_dotenv(text)["DEPLOY_IDS"].split(",")

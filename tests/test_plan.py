@@ -47,8 +47,12 @@ environments:
 
 
 def test_json_is_a_github_matrix_whose_jobs_each_deploy_one_target(coolify, run, tmp_path):
-    fleet = [resource("api", environment="staging"), resource("web", environment="staging"),
-             resource("api", environment="production"), resource("w1", tags=("workers",))]
+    fleet = [
+        resource("api", environment="staging"),
+        resource("web", environment="staging"),
+        resource("api", environment="production"),
+        resource("w1", tags=("workers",)),
+    ]
     sim = coolify(fleet)
     path = fleet_config(tmp_path, sim.url)
     result = run("plan", "--config", path, "--output", "json")  # no token needed to plan
@@ -56,13 +60,22 @@ def test_json_is_a_github_matrix_whose_jobs_each_deploy_one_target(coolify, run,
     assert result.stdout.count("\n") == 1  # one line: fits `echo "matrix=..." >> $GITHUB_OUTPUT`
     matrix = json.loads(result.stdout)
     assert [(e["environment"], e["target"]) for e in matrix["include"]] == [
-        ("staging", "acme/staging/api"), ("staging", "acme/staging/web"),
-        ("production", "acme/production/api"), ("production", "workers")]
+        ("staging", "acme/staging/api"),
+        ("staging", "acme/staging/web"),
+        ("production", "acme/production/api"),
+        ("production", "workers"),
+    ]
     # Each matrix job, as the action runs it: the matrix values arrive as inputs ("" = not given).
     for entry in matrix["include"]:
-        env = {"INPUT_CONFIG": path, "INPUT_ENVIRONMENT": entry["environment"], "COOLIFY_TOKEN": TOKEN,
-               "PRODUCTION_TOKEN": TOKEN}
-        env.update({f"INPUT_{key.upper()}": entry[key] for key in ("name", "uuid", "tag", "application-id", "compose-id")})
+        env = {
+            "INPUT_CONFIG": path,
+            "INPUT_ENVIRONMENT": entry["environment"],
+            "COOLIFY_TOKEN": TOKEN,
+            "PRODUCTION_TOKEN": TOKEN,
+        }
+        env.update(
+            {f"INPUT_{key.upper()}": entry[key] for key in ("name", "uuid", "tag", "application-id", "compose-id")}
+        )
         job = run("deploy", env=env)
         assert job.exit_code == 0, job.output
     triggers = [(r.query.get("uuid") or r.query.get("tag"))[0] for r in sim.requests if r.path == "/api/v1/deploy"]
@@ -74,8 +87,10 @@ def test_environment_filter_and_text_output(run, tmp_path):
     result = run("plan", "--config", path, "--environment", "production")
     assert result.exit_code == 0
     targets = result.stdout.split("\n\n", 1)[0]  # the settings follow after a blank line
-    assert targets.splitlines() == ["production     coolify  --name acme/production/api",
-                                    "production     coolify  --tag workers"]
+    assert targets.splitlines() == [
+        "production     coolify  --name acme/production/api",
+        "production     coolify  --tag workers",
+    ]
     assert "\nstaging:" not in result.stdout  # only the environment asked for
     result = run("plan", "--config", path, "--environment", "prod")
     assert result.exit_code == 2 and "did you mean 'production'?" in result.stderr
@@ -85,8 +100,17 @@ def test_resolve_looks_names_up_and_lists_ids(coolify, run, tmp_path):
     api = resource("api", environment="staging")
     sim = coolify([api, resource("web", environment="staging")])
     path = fleet_config(tmp_path, sim.url)
-    result = run("plan", "--config", path, "--environment", "staging", "--output", "json", "--resolve",
-                 env={"COOLIFY_TOKEN": TOKEN})
+    result = run(
+        "plan",
+        "--config",
+        path,
+        "--environment",
+        "staging",
+        "--output",
+        "json",
+        "--resolve",
+        env={"COOLIFY_TOKEN": TOKEN},
+    )
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)["include"][0]
     assert first["uuid"] == api.uuid and first["name"] == "" and first["target"] == "acme/staging/api"
@@ -112,8 +136,11 @@ def test_gitlab_child_pipeline_fans_out_through_parallel_matrix(run, tmp_path):
     if checker:  # installed by .ci/run: the same offline validator CI-NOTES.md names
         child = tmp_path / "child.yml"
         child.write_text(result.stdout)
-        subprocess.run([checker, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(child)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [checker, "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(child)],
+            check=True,
+            capture_output=True,
+        )
 
 
 def test_gitlab_splits_more_than_200_targets_into_several_jobs(run, tmp_path):

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployer.reporting import make_reporter
-from deployer.reporting.terminal import ConsoleReporter, TerminalReporter
 from deployer.model import Deployment
+from deployer.reporting import make_reporter
 from deployer.reporting.summary import summary_markdown
+from deployer.reporting.terminal import ConsoleReporter, TerminalReporter
 from deployer.simulator.coolify import SimResource
 from tests.runner_files import (
     GitHubLog,
@@ -37,15 +37,28 @@ HOSTILE = (
 
 
 def github_env(tmp_path: Path) -> dict[str, str]:
-    return {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "output"),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
 
 
 def test_github_obeys_no_command_from_a_hostile_log(coolify, run, tmp_path):
     bad = SimResource("::error::pwn", outcome="failed", queue_seconds=0.1, build_seconds=0.5, log_extra=HOSTILE)
     sim = coolify([bad])
-    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", bad.uuid, "--poll-interval", "0.2s",
-                 env=github_env(tmp_path))
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        bad.uuid,
+        "--poll-interval",
+        "0.2s",
+        env=github_env(tmp_path),
+    )
     assert result.exit_code == 1
     log = GitHubLog(result.stdout)
 
@@ -68,8 +81,18 @@ def test_github_summary_has_a_row_per_resource(coolify, run, tmp_path):
     ok = SimResource("web", queue_seconds=0.1, build_seconds=0.4)
     bad = SimResource("api", outcome="failed", queue_seconds=0.1, build_seconds=0.4)
     sim = coolify([ok, bad])
-    run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", f"{ok.uuid},{bad.uuid}", "--poll-interval", "0.2s",
-        env=github_env(tmp_path))
+    run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        f"{ok.uuid},{bad.uuid}",
+        "--poll-interval",
+        "0.2s",
+        env=github_env(tmp_path),
+    )
     summary = (tmp_path / "summary.md").read_text()
     assert "| web | ✅ finished |" in summary and "| api | ❌ failed |" in summary
     assert f"]({sim.url}/project/" in summary
@@ -101,13 +124,21 @@ MODES = ["plain", "github", "gitlab", "json"]
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_token_never_appears(coolify, run, tmp_path, mode, scenario):
     secret = "tok-Very$ecret/42"
-    web = SimResource("web", queue_seconds=0.1, build_seconds=0.3 if scenario != "timeout" else 30,
-                      outcome="failed" if scenario == "failure" else "finished", log_extra=(f"echo {secret}",))
+    web = SimResource(
+        "web",
+        queue_seconds=0.1,
+        build_seconds=0.3 if scenario != "timeout" else 30,
+        outcome="failed" if scenario == "failure" else "finished",
+        log_extra=(f"echo {secret}",),
+    )
     sim = coolify([web], tokens={secret: frozenset({"root"})})
     url = sim.url if scenario != "unreachable" else "http://127.0.0.1:9"
     token = secret if scenario != "bad-token" else secret + "x"
-    env = {"DEPLOYER_DOTENV": str(tmp_path / "deploy.env"), "GITHUB_OUTPUT": str(tmp_path / "output"),
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "DEPLOYER_DOTENV": str(tmp_path / "deploy.env"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
     extra = []
     if mode == "github":
         env["GITHUB_ACTIONS"] = "true"
@@ -115,9 +146,25 @@ def test_the_token_never_appears(coolify, run, tmp_path, mode, scenario):
         env["GITLAB_CI"] = "true"
     elif mode == "json":
         extra = ["--output", "json"]
-    result = run("deploy", "--url", f"{url}/api/v1", "--token", token, "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 "--timeout", {"timeout": "1s", "unreachable": "3s"}.get(scenario, "20s"), *extra, env=env)
-    assert result.exit_code in {"success": (0,), "failure": (1,), "bad-token": (3,), "unreachable": (3,), "timeout": (4,)}[scenario]
+    result = run(
+        "deploy",
+        "--url",
+        f"{url}/api/v1",
+        "--token",
+        token,
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "0.2s",
+        "--timeout",
+        {"timeout": "1s", "unreachable": "3s"}.get(scenario, "20s"),
+        *extra,
+        env=env,
+    )
+    assert (
+        result.exit_code
+        in {"success": (0,), "failure": (1,), "bad-token": (3,), "unreachable": (3,), "timeout": (4,)}[scenario]
+    )
     files = [p.read_text() for p in tmp_path.iterdir()]
     stdout = result.stdout
     if mode == "github":
@@ -135,7 +182,18 @@ def test_gitlab_sections_are_balanced_and_cannot_be_forged(coolify, run, tmp_pat
     api = SimResource("api", queue_seconds=0.1, build_seconds=0.5)
     sim = coolify([web, api])
     env = {"GITLAB_CI": "true", "DEPLOYER_DOTENV": str(tmp_path / "deploy.env")}
-    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", f"{web.uuid} {api.uuid}", "--poll-interval", "0.2s", env=env)
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        f"{web.uuid} {api.uuid}",
+        "--poll-interval",
+        "0.2s",
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     starts = re.findall(r"\x1b\[0Ksection_start:\d+:([A-Za-z0-9_.-]+)\[collapsed=true\]\r\x1b\[0K", result.stdout)
     ends = re.findall(r"\x1b\[0Ksection_end:\d+:([A-Za-z0-9_.-]+)\r\x1b\[0K", result.stdout)
@@ -207,8 +265,20 @@ def test_a_quiet_deployment_gets_a_heartbeat_line():
 def test_json_mode_keeps_stdout_a_single_json_document_in_github(coolify, run, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.3)
     sim = coolify([web])
-    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 "--output", "json", env=github_env(tmp_path))
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "0.2s",
+        "--output",
+        "json",
+        env=github_env(tmp_path),
+    )
     assert json.loads(result.stdout)["status"] == "finished"
     assert GitHubLog(result.stderr).named("add-mask")
 
@@ -222,8 +292,9 @@ def _demo_in_a_terminal(env: dict[str, str]) -> str:
     return run_in_terminal([sys.executable, "-m", "deployer", "demo"], 80, 24, env=env).decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("env, escapes", [({"TERM": "xterm", "NO_COLOR": "1"}, "no colour"),
-                                          ({"TERM": "dumb"}, "none at all")])
+@pytest.mark.parametrize(
+    "env, escapes", [({"TERM": "xterm", "NO_COLOR": "1"}, "no colour"), ({"TERM": "dumb"}, "none at all")]
+)
 def test_the_demo_honours_no_color_and_a_dumb_terminal(env, escapes):
     drawn = _demo_in_a_terminal(env)
     assert "Result: finished" in drawn
@@ -255,8 +326,18 @@ def test_one_fold_per_deployment_holding_its_whole_log_and_verdicts_outside(cool
     apps = [SimResource(name, queue_seconds=0.1, build_seconds=1.2, log_lines=30) for name in ("api", "web", "worker")]
     sim = coolify(apps)
     env = github_env(tmp_path) if platform == "github" else {"GITLAB_CI": "true"}
-    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", ",".join(a.uuid for a in apps),
-                 "--poll-interval", "0.2s", env=env)
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        ",".join(a.uuid for a in apps),
+        "--poll-interval",
+        "0.2s",
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     out = result.stdout
     if platform == "github":
@@ -266,7 +347,9 @@ def test_one_fold_per_deployment_holding_its_whole_log_and_verdicts_outside(cool
         opens = re.findall(r"section_start:\d+:deployer_log_\d+\[collapsed=true\]\r\x1b\[0K(.*)$", out, re.M)
         blocks = re.findall(r"section_start:.*?section_end:\d+:deployer_log_\d+", out, re.S)
     assert sorted(opens) == ["Build log: api", "Build log: web", "Build log: worker"]
-    for app_, block in zip(sorted(apps, key=lambda a: a.name), sorted(blocks, key=lambda b: b.split("Build log: ")[1][:6]), strict=True):
+    for app_, block in zip(
+        sorted(apps, key=lambda a: a.name), sorted(blocks, key=lambda b: b.split("Build log: ")[1][:6]), strict=True
+    ):
         assert block.count("Starting deployment of acme/") == 1 and f"acme/{app_.name}:main" in block
         assert "Rolling update completed." in block
         assert ": finished after" not in block  # verdicts outside
@@ -277,8 +360,18 @@ def test_one_fold_per_deployment_holding_its_whole_log_and_verdicts_outside(cool
 def test_a_single_deployment_streams_live_in_one_group(coolify, run, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=1.5, log_lines=20)
     sim = coolify([web])
-    result = run("deploy", "--url", sim.url, "--token", TOKEN, "--uuid", web.uuid, "--poll-interval", "0.2s",
-                 env=github_env(tmp_path))
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        TOKEN,
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "0.2s",
+        env=github_env(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.count("::group::") == 1 and result.stdout.count("::endgroup::") == 1
     group = result.stdout.split("::group::", 1)[1].split("::endgroup::", 1)[0]

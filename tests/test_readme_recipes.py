@@ -33,7 +33,11 @@ def blocks(heading: str, language: str) -> list[str]:
 def commands(block: str) -> list[str]:
     """The block's shell lines, continuations joined, comments and blank lines dropped."""
     joined = block.replace("\\\n", " ")
-    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in joined.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def as_deployer(line: str, placeholders: dict[str, str]) -> list[str]:
@@ -43,24 +47,35 @@ def as_deployer(line: str, placeholders: dict[str, str]) -> list[str]:
     words = shlex.split(line)
     if words[0] == "docker":
         image = next(i for i, w in enumerate(words) if w.startswith("ghcr.io/"))
-        return words[image + 1:]
+        return words[image + 1 :]
     assert words[0] == "deployer", line
     return words[1:]
 
 
 def run_deployer(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     full = {"PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "HOME": str(cwd), **env}
-    return subprocess.run([shutil.which("deployer", path=BIN) or "deployer", *args], capture_output=True, text=True,
-                          env=full, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [shutil.which("deployer", path=BIN) or "deployer", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_the_github_recipe(coolify, tmp_path):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.5)
     sim = coolify([web])
     workflow = yaml.safe_load(blocks("GitHub Actions", "yaml")[0])
-    [step] = [s for s in workflow["jobs"]["deploy"]["steps"] if str(s.get("uses", "")).startswith("deployer-dev/deployer@")]
-    values = {"${{ secrets.COOLIFY_TOKEN }}": "root-token", "${{ vars.COOLIFY_APP_UUID }}": web.uuid,
-              "https://coolify.example.com": sim.url}
+    [step] = [
+        s for s in workflow["jobs"]["deploy"]["steps"] if str(s.get("uses", "")).startswith("deployer-dev/deployer@")
+    ]
+    values = {
+        "${{ secrets.COOLIFY_TOKEN }}": "root-token",
+        "${{ vars.COOLIFY_APP_UUID }}": web.uuid,
+        "https://coolify.example.com": sim.url,
+    }
     inputs = {name: values.get(str(value), str(value)) for name, value in step["with"].items()}
     output = tmp_path / "output"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}
@@ -76,8 +91,14 @@ def test_the_gitlab_recipe(coolify, tmp_path):
     pipeline = yaml.safe_load(blocks("GitLab CI", "yaml")[0])
     job = pipeline["deploy"]
     assert job["image"]["entrypoint"] == [""] and job["artifacts"]["reports"]["dotenv"] == "deploy.env"
-    env = {"PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "GITLAB_CI": "true", "COOLIFY_URL": sim.url,
-           "COOLIFY_TOKEN": "root-token", "COOLIFY_APP_UUID": web.uuid, "HOME": str(tmp_path)}
+    env = {
+        "PATH": BIN + os.pathsep + os.environ.get("PATH", ""),
+        "GITLAB_CI": "true",
+        "COOLIFY_URL": sim.url,
+        "COOLIFY_TOKEN": "root-token",
+        "COOLIFY_APP_UUID": web.uuid,
+        "HOME": str(tmp_path),
+    }
     for line in job["script"]:
         done = subprocess.run(["sh", "-c", line], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -87,19 +108,31 @@ def test_the_gitlab_recipe(coolify, tmp_path):
 def test_the_docker_run_recipes(coolify, dokploy, tmp_path):
     web, app = SimResource("web", queue_seconds=0.1, build_seconds=0.5), SimTarget("app", build_seconds=0.5)
     csim, dsim = coolify([web]), dokploy([app])
-    env = {"COOLIFY_URL": csim.url, "COOLIFY_TOKEN": "root-token", "DOKPLOY_URL": dsim.url, "DOKPLOY_API_KEY": "dokploy-key"}
+    env = {
+        "COOLIFY_URL": csim.url,
+        "COOLIFY_TOKEN": "root-token",
+        "DOKPLOY_URL": dsim.url,
+        "DOKPLOY_API_KEY": "dokploy-key",
+    }
     lines = commands(blocks("docker run (any other runner)", "sh")[0])
     assert len(lines) == 2
     for line in lines:
         passed = {name: env[name] for name in re.findall(r"-e (\w+)", line)}  # only what `docker run -e` passes in
-        done = run_deployer(as_deployer(line, {"<application-uuid>": web.uuid, "<applicationId>": app.id}), passed, tmp_path)
+        done = run_deployer(
+            as_deployer(line, {"<application-uuid>": web.uuid, "<applicationId>": app.id}), passed, tmp_path
+        )
         assert done.returncode == 0, line + "\n" + done.stdout + done.stderr
 
 
 def test_the_quick_start_recipes_for_both_servers(coolify, dokploy, tmp_path):
     web, app = SimResource("web", queue_seconds=0.1, build_seconds=0.5), SimTarget("app", build_seconds=0.5)
     csim, dsim = coolify([web]), dokploy([app])
-    ours = {"COOLIFY_URL": csim.url, "COOLIFY_TOKEN": "root-token", "DOKPLOY_URL": dsim.url, "DOKPLOY_API_KEY": "dokploy-key"}
+    ours = {
+        "COOLIFY_URL": csim.url,
+        "COOLIFY_TOKEN": "root-token",
+        "DOKPLOY_URL": dsim.url,
+        "DOKPLOY_API_KEY": "dokploy-key",
+    }
     placeholders = {"<application-uuid>": web.uuid, "<applicationId>": app.id}
     ran = 0
     for block in blocks("Quick start", "sh"):

@@ -4,11 +4,16 @@ client reads every answer, and the simulators answer in the same shapes."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from deployer.config.settings import Settings
+from deployer.errors import UnexpectedAnswer
+from deployer.http import ApiClient
+from deployer.model import ENDED, Deployment
 from deployer.providers.coolify import (
     CoolifyProvider,
     DeploymentFollower,
@@ -16,11 +21,7 @@ from deployer.providers.coolify import (
     listed,
 )
 from deployer.providers.dokploy import DokployFollower, DokployProvider, _ms
-from deployer.errors import UnexpectedAnswer
-from deployer.http import ApiClient
-from deployer.model import ENDED, Deployment
 from deployer.retry import TriggerRetry
-from deployer.config.settings import Settings
 from deployer.simulator.coolify import SimResource
 from deployer.simulator.dokploy import SimTarget
 from tests.conftest import shared_file
@@ -65,8 +66,13 @@ def test_every_real_coolify_answer_is_read():
             # read as a server's truncated answer, that is one clean error, never a crash.
             client = ApiClient("http://127.0.0.1:1", {})
             with pytest.raises(UnexpectedAnswer):
-                client._decode("GET", path, 200, httpx.Headers({"content-type": "application/json"}),
-                               bytearray(entry["resp_body"].encode()))
+                client._decode(
+                    "GET",
+                    path,
+                    200,
+                    httpx.Headers({"content-type": "application/json"}),
+                    bytearray(entry["resp_body"].encode()),
+                )
             seen.add("truncated")
             continue
         if status != 200 or answer is None:
@@ -80,7 +86,9 @@ def test_every_real_coolify_answer_is_read():
             assert all("deployment_uuid" in r for r in rows)
             seen.add("list")
         elif path.startswith("/api/v1/deployments/applications/"):
-            assert isinstance(answer, dict) and isinstance(answer["deployments"], list)  # not the array the OpenAPI says
+            assert isinstance(answer, dict) and isinstance(
+                answer["deployments"], list
+            )  # not the array the OpenAPI says
             seen.add("history")
         elif path.startswith("/api/v1/deployments/") and not path.endswith("/cancel"):
             d = Deployment("coolify", "a1", "application", answer.get("deployment_uuid"))
@@ -124,10 +132,18 @@ def test_the_dokploy_simulator_answers_in_the_real_shapes():
     """(Started without the fixture: this test sends requests outside the API on purpose.)"""
     from deployer.simulator.dokploy import DokploySimulator
 
-    real_rows = [row for e in entries("dokploy-v0.30.2.jsonl") if e["path"].startswith("/api/deployment.all?")
-                 for row in elements(e)]
-    real_jobs = [job for e in entries("dokploy-v0.30.2.jsonl") if e["path"].startswith("/api/deployment.queueList")
-                 for job in elements(e)]
+    real_rows = [
+        row
+        for e in entries("dokploy-v0.30.2.jsonl")
+        if e["path"].startswith("/api/deployment.all?")
+        for row in elements(e)
+    ]
+    real_jobs = [
+        job
+        for e in entries("dokploy-v0.30.2.jsonl")
+        if e["path"].startswith("/api/deployment.queueList")
+        for job in elements(e)
+    ]
     web = SimTarget("web", build_seconds=5)
     with DokploySimulator([web]) as sim:
         _check_dokploy_shapes(sim, web, real_rows, real_jobs)
@@ -145,10 +161,25 @@ def _check_dokploy_shapes(sim: Any, web: SimTarget, real_rows: list[Any], real_j
     jobs = httpx.get(sim.url + "/api/deployment.queueList", headers=headers).json()
     rows = httpx.get(sim.url + "/api/deployment.all", params={"applicationId": web.id}, headers=headers).json()
     assert {j["state"] for j in jobs} == {"active", "waiting"}
-    assert [j["data"]["titleLog"] for j in jobs] == [second.title, first.title] and jobs[0]["timestamp"] > jobs[1]["timestamp"]
+    assert [j["data"]["titleLog"] for j in jobs] == [second.title, first.title] and jobs[0]["timestamp"] > jobs[1][
+        "timestamp"
+    ]
     assert _keys(jobs) <= _keys(real_jobs) and {"id", "data", "timestamp", "state", "servicePath"} <= _keys(jobs)
-    assert {"deploymentId", "title", "description", "status", "logPath", "createdAt", "startedAt", "finishedAt",
-            "errorMessage"} <= _keys(rows) <= _keys(real_rows)
+    assert (
+        {
+            "deploymentId",
+            "title",
+            "description",
+            "status",
+            "logPath",
+            "createdAt",
+            "startedAt",
+            "finishedAt",
+            "errorMessage",
+        }
+        <= _keys(rows)
+        <= _keys(real_rows)
+    )
     health = httpx.get(sim.url + "/api/health")
     assert health.json() == {"ok": True}
     unknown = httpx.get(sim.url + "/api/nothing.here", headers=headers)
@@ -158,10 +189,18 @@ def _check_dokploy_shapes(sim: Any, web: SimTarget, real_rows: list[Any], real_j
 
 
 def test_the_coolify_simulator_answers_in_the_real_shapes(coolify):
-    real_rows = [row for e in entries("coolify-4.3.10.jsonl") if e["status"] == 200
-                 for row in (listed(body(e)) if e["path"] == "/api/v1/deployments" else
-                             (body(e) or {}).get("deployments", []) if e["path"].startswith("/api/v1/deployments/applications/")
-                             else [])]
+    real_rows = [
+        row
+        for e in entries("coolify-4.3.10.jsonl")
+        if e["status"] == 200
+        for row in (
+            listed(body(e))
+            if e["path"] == "/api/v1/deployments"
+            else (body(e) or {}).get("deployments", [])
+            if e["path"].startswith("/api/v1/deployments/applications/")
+            else []
+        )
+    ]
     assert real_rows
     apps = [SimResource(f"app{i}", queue_seconds=0.0 if i else 0.5, build_seconds=5) for i in range(2)]
     sim = coolify(apps)

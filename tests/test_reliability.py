@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from deployer.config.settings import resolve
 from deployer.errors import HTTPStatusError, UnexpectedAnswer, Unreachable
 from deployer.reporting.redact import Redactor
 from deployer.retry import TriggerRetry, unsent_retry_delay
-from deployer.config.settings import resolve
 from deployer.simulator.coolify import SimResource
 from deployer.simulator.server import Faults
 from tests.runner_files import parse_github_file
@@ -28,18 +28,22 @@ def args(sim, *extra: str) -> list[str]:
 
 # -- the retry policy ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("error, retried", [
-    (Unreachable("refused", sent=False), True),
-    (Unreachable("reset after sending", sent=True), False),
-    (Unreachable("read time-out"), False),
-    (HTTPStatusError("queue full", status=429, retry_after=1.0), True),
-    (HTTPStatusError("maintenance", status=503, retry_after=2.0), True),
-    (HTTPStatusError("503 without Retry-After", status=503), False),
-    (HTTPStatusError("429 without Retry-After", status=429), False),
-    (HTTPStatusError("bad gateway", status=502), False),
-    (HTTPStatusError("server error", status=500), False),
-    (UnexpectedAnswer("an HTML page"), False),
-])
+
+@pytest.mark.parametrize(
+    "error, retried",
+    [
+        (Unreachable("refused", sent=False), True),
+        (Unreachable("reset after sending", sent=True), False),
+        (Unreachable("read time-out"), False),
+        (HTTPStatusError("queue full", status=429, retry_after=1.0), True),
+        (HTTPStatusError("maintenance", status=503, retry_after=2.0), True),
+        (HTTPStatusError("503 without Retry-After", status=503), False),
+        (HTTPStatusError("429 without Retry-After", status=429), False),
+        (HTTPStatusError("bad gateway", status=502), False),
+        (HTTPStatusError("server error", status=500), False),
+        (UnexpectedAnswer("an HTML page"), False),
+    ],
+)
 def test_a_trigger_is_retried_only_when_the_server_provably_did_nothing(error, retried):
     assert (unsent_retry_delay(error, 1) is not None) is retried
 
@@ -60,19 +64,25 @@ def test_trigger_retry_sends_again_after_an_unsent_failure_and_stops_at_the_dead
     calls.clear()
     retry = TriggerRetry(deadline=time.monotonic() + 0.5, sleep=slept.append)
     with pytest.raises(HTTPStatusError):
-        retry.run(lambda: (calls.append(1), (_ for _ in ()).throw(HTTPStatusError("full", status=429, retry_after=60)))[1])
+        retry.run(
+            lambda: (calls.append(1), (_ for _ in ()).throw(HTTPStatusError("full", status=429, retry_after=60)))[1]
+        )
     assert len(calls) == 1  # Retry-After beyond the deadline: give up now, not after the deadline
 
 
 # -- triggers under faults: never twice -------------------------------------------------------------
 
-@pytest.mark.parametrize("fault, exit_code, acted", [
-    ("reset", 3, 0),        # dropped before the server acted: unknown to us, so not retried
-    ("reset_after", 3, 1),  # acted, then dropped: retrying would deploy twice
-    ("garbage", 3, 1),      # acted, answer unreadable
-    ("html", 3, 0),         # a login page in front of the API
-    ("429", 0, 1),          # Retry-After: nothing was queued, retried once
-])
+
+@pytest.mark.parametrize(
+    "fault, exit_code, acted",
+    [
+        ("reset", 3, 0),  # dropped before the server acted: unknown to us, so not retried
+        ("reset_after", 3, 1),  # acted, then dropped: retrying would deploy twice
+        ("garbage", 3, 1),  # acted, answer unreadable
+        ("html", 3, 0),  # a login page in front of the API
+        ("429", 0, 1),  # Retry-After: nothing was queued, retried once
+    ],
+)
 def test_trigger_faults_never_deploy_twice_nor_claim_success(coolify, run, fault, exit_code, acted):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.3)
     faults = Faults(seed=1, rate=1.0, kinds=(fault,))
@@ -100,6 +110,7 @@ def test_a_hanging_trigger_is_not_retried(coolify, run):
 
 
 # -- polls under faults: retried, never a false success ----------------------------------------------
+
 
 def test_polls_ride_out_5xx_429_html_garbage_and_stale_answers(coolify, run, tmp_path):
     web = SimResource("web", queue_seconds=0.2, build_seconds=2.0)
@@ -131,9 +142,28 @@ def test_polls_failing_until_the_deadline_end_as_timeout_with_the_last_error(coo
 
 def test_an_unknown_status_is_reported_and_never_success(httpserver, run):
     httpserver.expect_request("/api/v1/deploy", method="POST").respond_with_json(
-        {"deployments": [{"message": "Application web deployment queued.", "resource_uuid": "a1", "deployment_uuid": "d1"}]})
-    httpserver.expect_request("/api/v1/deployments/d1").respond_with_json({"deployment_uuid": "d1", "status": "succeeded-ish"})
-    result = run("deploy", "--url", httpserver.url_for("/"), "--token", "t0k", "--uuid", "a1", "--timeout", "1.5s", "--poll-interval", "0.2s")
+        {
+            "deployments": [
+                {"message": "Application web deployment queued.", "resource_uuid": "a1", "deployment_uuid": "d1"}
+            ]
+        }
+    )
+    httpserver.expect_request("/api/v1/deployments/d1").respond_with_json(
+        {"deployment_uuid": "d1", "status": "succeeded-ish"}
+    )
+    result = run(
+        "deploy",
+        "--url",
+        httpserver.url_for("/"),
+        "--token",
+        "t0k",
+        "--uuid",
+        "a1",
+        "--timeout",
+        "1.5s",
+        "--poll-interval",
+        "0.2s",
+    )
     assert result.exit_code == 4
     assert "unknown status 'succeeded-ish'" in result.stdout
 
@@ -156,13 +186,16 @@ def test_a_vanished_deployment_is_not_found_exit_3(coolify, run):
     faults = Faults(seed=5, rate=1.0, kinds=("vanish",))
     sim = coolify([web], faults=faults)
     original = faults.pick
-    faults.pick = lambda r: original(r) if r.path.startswith("/api/v1/deployments/") and "applications" not in r.path else None  # type: ignore[method-assign]
+    faults.pick = lambda r: (
+        original(r) if r.path.startswith("/api/v1/deployments/") and "applications" not in r.path else None
+    )  # type: ignore[method-assign]
     result = run(*args(sim, "--uuid", web.uuid, "--timeout", "10s"))
     assert result.exit_code == 3
     assert "no queued or running deployment" in result.stdout + result.stderr
 
 
 # -- a cancelled CI job ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 @pytest.mark.parametrize("cancel", [False, True])
@@ -171,7 +204,13 @@ def test_a_cancelled_job_stops_cleanly_writes_outputs_and_cancels_if_asked(cooli
     sim = coolify([web])
     out = tmp_path / "out"
     env = {**os.environ, "GITHUB_OUTPUT": str(out), "PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "-m", "deployer", *args(sim, "--uuid", web.uuid), *(["--cancel-on-timeout"] if cancel else [])]
+    argv = [
+        sys.executable,
+        "-m",
+        "deployer",
+        *args(sim, "--uuid", web.uuid),
+        *(["--cancel-on-timeout"] if cancel else []),
+    ]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 10
     while not sim.deployments or sim.status_of(sim.deployments[0]) != "in_progress":
@@ -191,6 +230,7 @@ def test_a_cancelled_job_stops_cleanly_writes_outputs_and_cancels_if_asked(cooli
 
 # -- TLS and the token ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tls_server(tmp_path):
     trustme = pytest.importorskip("trustme")
@@ -202,7 +242,12 @@ def tls_server(tmp_path):
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
     server.start()
     server.expect_request("/api/v1/deploy", method="POST").respond_with_json(
-        {"deployments": [{"message": "Application web deployment queued.", "resource_uuid": "a1", "deployment_uuid": "d1"}]})
+        {
+            "deployments": [
+                {"message": "Application web deployment queued.", "resource_uuid": "a1", "deployment_uuid": "d1"}
+            ]
+        }
+    )
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     yield server, ca_file
@@ -241,10 +286,16 @@ def test_a_ca_cert_that_is_not_pem_is_bad_input(run, tmp_path):
     assert result.exit_code == 2 and "not a PEM CA bundle" in result.stderr
 
 
-@pytest.mark.parametrize("url, clear", [
-    ("http://coolify.example.com", True), ("http://10.1.2.3:8000", True), ("https://coolify.example.com", False),
-    ("http://127.0.0.1:8000", False), ("http://localhost:8000", False),
-])
+@pytest.mark.parametrize(
+    "url, clear",
+    [
+        ("http://coolify.example.com", True),
+        ("http://10.1.2.3:8000", True),
+        ("https://coolify.example.com", False),
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost:8000", False),
+    ],
+)
 def test_plain_http_to_another_host_is_flagged(url, clear):
     settings = resolve({"url": url, "token": "t", "uuid": ("a1",), "provider": "coolify"}, {})
     assert settings.token_in_clear is clear
@@ -256,8 +307,21 @@ def test_the_redactor_catches_encoded_forms_and_urls():
         assert "tok" not in redact(text), text
 
 
-EMPTY_CASES = ["--url", "--token", "--timeout", "--poll-interval", "--logs", "--output", "--pr", "--docker-tag",
-               "--provider", "--ca-cert", "--dotenv", "--title", "--description"]
+EMPTY_CASES = [
+    "--url",
+    "--token",
+    "--timeout",
+    "--poll-interval",
+    "--logs",
+    "--output",
+    "--pr",
+    "--docker-tag",
+    "--provider",
+    "--ca-cert",
+    "--dotenv",
+    "--title",
+    "--description",
+]
 
 
 @pytest.mark.parametrize("option", EMPTY_CASES)
@@ -271,6 +335,7 @@ def test_every_option_empty_or_blank_is_exit_2(run, option, value):
 
 
 # -- words that match what is known -----------------------------------------------------------------
+
 
 def test_a_trigger_whose_answer_was_lost_says_the_deploy_may_have_started(coolify, run):
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.3)
@@ -290,7 +355,12 @@ def test_ctrl_c_after_the_deployment_finished_does_not_call_it_cancelled(coolify
     httpserver.expect_request("/never-healthy").respond_with_data("starting", status=503)
     out = tmp_path / "out"
     env = {**os.environ, "GITHUB_OUTPUT": str(out), "PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "-m", "deployer", *args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/never-healthy"))]
+    argv = [
+        sys.executable,
+        "-m",
+        "deployer",
+        *args(sim, "--uuid", web.uuid, "--health-url", httpserver.url_for("/never-healthy")),
+    ]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 15
     while not httpserver.log:
@@ -306,6 +376,7 @@ def test_ctrl_c_after_the_deployment_finished_does_not_call_it_cancelled(coolify
 
 
 # -- words for the network's own mistakes ------------------------------------------------------------
+
 
 def test_a_host_name_that_does_not_resolve_fails_at_once(run):
     began = time.monotonic()
@@ -324,7 +395,10 @@ def test_https_spoken_to_a_plain_http_port_says_so(coolify, run):
 
 def test_http_spoken_to_an_https_port_says_so(httpserver, run):
     httpserver.expect_request("/api/v1/deploy", method="POST").respond_with_data(
-        "<html><center>The plain HTTP request was sent to HTTPS port</center></html>", status=400, content_type="text/html")
+        "<html><center>The plain HTTP request was sent to HTTPS port</center></html>",
+        status=400,
+        content_type="text/html",
+    )
     result = run("deploy", "--url", httpserver.url_for("/").rstrip("/"), "--token", TOKEN, "--uuid", "a1")
     assert result.exit_code == 3
     assert "use https://" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.errors import InputError
 from deployer.config.settings import (
     normalize_url,
     parse_bool,
@@ -12,11 +11,15 @@ from deployer.config.settings import (
     resolve,
     split_ids,
 )
+from deployer.errors import InputError
 
 BASE = {"COOLIFY_URL": "https://coolify.example.com", "COOLIFY_TOKEN": "env-token"}
 
 
-@pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("1m30s", 90), ("0.5s", 0.5), ("250ms", 0.25), (" 2M ", 120)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("1m30s", 90), ("0.5s", 0.5), ("250ms", 0.25), (" 2M ", 120)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text, "--timeout") == seconds
 
@@ -41,14 +44,17 @@ def test_booleans_false(value):
     assert parse_bool(value, "force") is False
 
 
-@pytest.mark.parametrize("url, base", [
-    ("https://c.example.com", "https://c.example.com"),
-    ("https://c.example.com/", "https://c.example.com"),
-    ("https://c.example.com/api", "https://c.example.com"),
-    ("https://c.example.com/api/v1/", "https://c.example.com"),
-    ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
-    ("https://example.com/coolify/api/v1", "https://example.com/coolify"),
-])
+@pytest.mark.parametrize(
+    "url, base",
+    [
+        ("https://c.example.com", "https://c.example.com"),
+        ("https://c.example.com/", "https://c.example.com"),
+        ("https://c.example.com/api", "https://c.example.com"),
+        ("https://c.example.com/api/v1/", "https://c.example.com"),
+        ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+        ("https://example.com/coolify/api/v1", "https://example.com/coolify"),
+    ],
+)
 def test_urls_are_normalized(url, base):
     assert normalize_url(url) == base
 
@@ -56,8 +62,8 @@ def test_urls_are_normalized(url, base):
 def test_precedence_option_over_input_over_environment():
     env = {**BASE, "INPUT_TOKEN": "input-token", "INPUT_UUID": "from-input", "INPUT_TIMEOUT": "10m"}
     s = resolve({"uuid": ("from-cli",)}, env)
-    assert s.uuids == ["from-cli"]          # option beats input
-    assert s.token == "input-token"         # input beats COOLIFY_TOKEN
+    assert s.uuids == ["from-cli"]  # option beats input
+    assert s.token == "input-token"  # input beats COOLIFY_TOKEN
     assert s.timeout == 600
     assert s.url == "https://coolify.example.com"
 
@@ -69,7 +75,14 @@ def test_an_empty_input_means_not_given():
 
 
 def test_hyphenated_inputs_are_read_with_their_hyphens():
-    env = {**BASE, "INPUT_UUID": "a1", "INPUT_POLL-INTERVAL": "2s", "INPUT_CANCEL-ON-TIMEOUT": "yes", "INPUT_DOCKER-TAG": "v2", "INPUT_PR": "3"}
+    env = {
+        **BASE,
+        "INPUT_UUID": "a1",
+        "INPUT_POLL-INTERVAL": "2s",
+        "INPUT_CANCEL-ON-TIMEOUT": "yes",
+        "INPUT_DOCKER-TAG": "v2",
+        "INPUT_PR": "3",
+    }
     s = resolve({}, env)
     assert (s.poll_interval, s.cancel_on_timeout, s.docker_tag, s.pr) == (2, True, "v2", 3)
 
@@ -80,7 +93,15 @@ def test_provider_is_inferred_from_the_only_url_set():
 
 def test_defaults_match_the_contract():
     s = resolve({"uuid": ("a1",)}, BASE)
-    assert (s.wait, s.timeout, s.poll_interval, s.logs, s.force, s.cancel_on_timeout, s.output) == (True, 900, 5, "stream", False, False, "text")
+    assert (s.wait, s.timeout, s.poll_interval, s.logs, s.force, s.cancel_on_timeout, s.output) == (
+        True,
+        900,
+        5,
+        "stream",
+        False,
+        False,
+        "text",
+    )
 
 
 BAD_INPUT = [
@@ -107,12 +128,24 @@ BAD_INPUT = [
     (["--uuid", "a1", "--token", "  "], BASE, "must not be empty"),
     (["--uuid", "a1", "--ca-cert", "/nonexistent/ca.pem"], BASE, "no file"),
     (["--uuid", "a1", "--application-id", "x"], BASE, "for Dokploy"),
-    (["--provider", "dokploy", "--uuid", "a1"], {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"}, "are for Coolify"),
-    (["--provider", "dokploy"], {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"}, "--application-id, --compose-id or --name"),
+    (
+        ["--provider", "dokploy", "--uuid", "a1"],
+        {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"},
+        "are for Coolify",
+    ),
+    (
+        ["--provider", "dokploy"],
+        {"DOKPLOY_URL": "https://d.example.com", "DOKPLOY_API_KEY": "k"},
+        "--application-id, --compose-id or --name",
+    ),
     (["--uuid", "a1", "--bogus"], BASE, "No such option"),
     (["--uuid", "a1"], {**BASE, "INPUT_WAIT": "maybe"}, "not a boolean"),
     (["--uuid", "a1"], {**BASE, "INPUT_TIMEOUT": "forever"}, "not a duration"),
-    (["--uuid", "a1"], {**BASE, "INPUT_CONFIG": "no-such-deployer.yml"}, "input 'config': no file at 'no-such-deployer.yml'"),
+    (
+        ["--uuid", "a1"],
+        {**BASE, "INPUT_CONFIG": "no-such-deployer.yml"},
+        "input 'config': no file at 'no-such-deployer.yml'",
+    ),
 ]
 
 
@@ -137,18 +170,23 @@ def test_python_dash_m_runs_the_same_cli():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "deployer", "deploy", "--help"], capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "deployer", "deploy", "--help"], capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0 and "--poll-interval" in done.stdout
 
 
 # -- the provider, inferred where only one fits, and said ----------------------------------------------
+
 
 def test_the_provider_is_inferred_from_the_one_token_variable_set(coolify, run):
     from deployer.simulator.coolify import SimResource
 
     web = SimResource("web", queue_seconds=0.1, build_seconds=0.2)
     sim = coolify([web])
-    result = run("deploy", "--url", sim.url, "--name", "web", "--poll-interval", "0.2s", env={"COOLIFY_TOKEN": "root-token"})
+    result = run(
+        "deploy", "--url", sim.url, "--name", "web", "--poll-interval", "0.2s", env={"COOLIFY_TOKEN": "root-token"}
+    )
     assert result.exit_code == 0, result.output
     assert "provider coolify (inferred: only COOLIFY_TOKEN is set)" in result.stdout
 
@@ -175,9 +213,16 @@ def test_with_nothing_to_go_by_it_asks_which_server(run):
 
 # -- the action's words --------------------------------------------------------------------------------
 
+
 def test_action_errors_name_the_action_inputs_and_are_annotations(run):
-    env = {"GITHUB_ACTIONS": "true", "INPUT_PROVIDER": "dokploy", "INPUT_URL": "https://dokploy.example.com",
-           "INPUT_TOKEN": "k3y-value", "INPUT_APPLICATION-ID": "", "INPUT_UUID": ""}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "INPUT_PROVIDER": "dokploy",
+        "INPUT_URL": "https://dokploy.example.com",
+        "INPUT_TOKEN": "k3y-value",
+        "INPUT_APPLICATION-ID": "",
+        "INPUT_UUID": "",
+    }
     result = run("deploy", env=env)
     assert result.exit_code == 2
     assert "input 'application-id'" in result.stderr and "--application-id" not in result.stderr
@@ -186,10 +231,20 @@ def test_action_errors_name_the_action_inputs_and_are_annotations(run):
 
 def test_on_the_command_line_errors_name_the_options(run):
     result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k3y-value")
-    assert result.exit_code == 2 and "--application-id" in result.stderr and "::error" not in result.stdout + result.stderr
+    assert (
+        result.exit_code == 2 and "--application-id" in result.stderr and "::error" not in result.stdout + result.stderr
+    )
 
 
 def test_a_gitlab_error_line_is_red(run):
-    result = run("deploy", "--provider", "dokploy", "--url", "https://d.example.com", "--token", "k3y-value",
-                 env={"GITLAB_CI": "true"})
+    result = run(
+        "deploy",
+        "--provider",
+        "dokploy",
+        "--url",
+        "https://d.example.com",
+        "--token",
+        "k3y-value",
+        env={"GITLAB_CI": "true"},
+    )
     assert result.exit_code == 2 and result.stderr.startswith("\x1b[31;1mdeployer: error:")

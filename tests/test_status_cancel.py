@@ -29,7 +29,10 @@ def test_coolify_status_follows_a_deployment_through_its_life(coolify, run, tmp_
     sim = coolify([web])
     deployment_id = started(run, sim, tmp_path, "--uuid", web.uuid)
     now = run("status", deployment_id, *server(sim))
-    assert now.exit_code == 0 and now.stdout.splitlines()[0] in (f"{deployment_id}: queued", f"{deployment_id}: in_progress")
+    assert now.exit_code == 0 and now.stdout.splitlines()[0] in (
+        f"{deployment_id}: queued",
+        f"{deployment_id}: in_progress",
+    )
     time.sleep(1.3)
     done = run("status", deployment_id, *server(sim), "--output", "json")
     assert done.exit_code == 0, done.output
@@ -94,8 +97,15 @@ def test_status_and_cancel_need_a_server(run):
 def test_dokploy_status_finds_the_deployment_without_being_told_where(dokploy, run, tmp_path):
     web, stack = SimTarget("web", build_seconds=0.2), SimTarget("stack", kind="compose", build_seconds=0.2)
     sim = dokploy([web, stack])
-    result = run("deploy", *server(sim, "dokploy", "dokploy-key"), "--compose-id", stack.id, "--poll-interval", "0.2s",
-                 env={"GITHUB_OUTPUT": str(tmp_path / "out")})
+    result = run(
+        "deploy",
+        *server(sim, "dokploy", "dokploy-key"),
+        "--compose-id",
+        stack.id,
+        "--poll-interval",
+        "0.2s",
+        env={"GITHUB_OUTPUT": str(tmp_path / "out")},
+    )
     assert result.exit_code == 0, result.output
     deployment_id = outputs_of(tmp_path / "out")["deployment-id"]
     result = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--output", "json")
@@ -123,9 +133,16 @@ def test_dokploy_cancel_says_self_hosted_cannot_and_sends_nothing(dokploy, run):
 def test_dokploy_status_names_the_application_not_the_commit_title(dokploy, run, tmp_path):
     web = SimTarget("web", build_seconds=0.3)  # a git app: its row's title becomes the commit message
     sim = dokploy([web])
-    assert run("deploy", *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--poll-interval", "0.2s").exit_code == 0
+    assert (
+        run(
+            "deploy", *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--poll-interval", "0.2s"
+        ).exit_code
+        == 0
+    )
     deployment_id = sim.jobs[0].deployment_id
-    result = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--output", "json")
+    result = run(
+        "status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--output", "json"
+    )
     item = json.loads(result.stdout)
     assert result.exit_code == 0 and item["status"] == "finished"
     text = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id).stdout
@@ -139,16 +156,28 @@ def test_dokploy_result_times_are_the_rows_own(dokploy, run, tmp_path):
     web = SimTarget("web", build_seconds=1.2)
     sim = dokploy([web], queue_delay=0.8)
     out = tmp_path / "out"
-    assert run("deploy", *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--poll-interval", "0.2s",
-               env={"GITHUB_OUTPUT": str(out)}).exit_code == 0
+    assert (
+        run(
+            "deploy",
+            *server(sim, "dokploy", "dokploy-key"),
+            "--application-id",
+            web.id,
+            "--poll-interval",
+            "0.2s",
+            env={"GITHUB_OUTPUT": str(out)},
+        ).exit_code
+        == 0
+    )
     [item] = json.loads(outputs_of(out)["result"])
     job = sim.jobs[0]
     from deployer.model import iso_utc
     from deployer.simulator.dokploy import ROW_LAG
 
     assert item["started_at"] == iso_utc(sim.stamp(job.start + ROW_LAG))  # the row's, not when the runner triggered
-    took = (datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00"))
-            - datetime.fromisoformat(item["started_at"].replace("Z", "+00:00"))).total_seconds()
+    took = (
+        datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00"))
+        - datetime.fromisoformat(item["started_at"].replace("Z", "+00:00"))
+    ).total_seconds()
     assert item["duration"] == round(took)
     for field in ("started_at", "finished_at"):
         assert item[field].endswith("Z") and len(item[field]) == 20

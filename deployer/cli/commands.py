@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -60,8 +61,13 @@ def status(deployment_id: str, **options: Any) -> int:
             click.echo(redact(json.dumps(d.as_result(), ensure_ascii=False)))
         else:
             click.echo(redact(one_line(f"{d.deployment_id}: {d.status}")))
-            for label, value in (("resource", d.name or d.resource), ("url", d.url), ("message", d.message),
-                                 ("started", d.started_at), ("finished", d.finished_at)):
+            for label, value in (
+                ("resource", d.name or d.resource),
+                ("url", d.url),
+                ("message", d.message),
+                ("started", d.started_at),
+                ("finished", d.finished_at),
+            ):
                 if value:
                     click.echo(redact(one_line(f"  {label}: {value}")))
         return ExitStatus.FAILED if d.status in (Status.FAILED, Status.CANCELLED) else ExitStatus.SUCCESS
@@ -83,7 +89,9 @@ def cancel(deployment_id: str, **options: Any) -> int:
     def act(settings: Settings, redact: Redactor) -> int:
         said = api.cancel(deployment_id.strip(), settings)
         if settings.output == "json":
-            click.echo(json.dumps({"deployment_id": deployment_id.strip(), "status": "cancelled", "message": redact(said)}))
+            click.echo(
+                json.dumps({"deployment_id": deployment_id.strip(), "status": "cancelled", "message": redact(said)})
+            )
         else:
             click.echo(redact(one_line(f"{deployment_id.strip()}: cancelled ({said})")))
         return ExitStatus.SUCCESS
@@ -94,9 +102,18 @@ def cancel(deployment_id: str, **options: Any) -> int:
 @cli.command()
 @click.option("--config", metavar="PATH", help="The config file [DEPLOYER_CONFIG].")
 @click.option("--environment", multiple=True, metavar="NAME", help="Only these environments (default: every one).")
-@click.option("--output", type=click.Choice(["text", "json", "gitlab"]), default="text", show_default=True,
-              help="json: a GitHub Actions matrix ({\"include\": [...]}, one line); gitlab: a child pipeline.")
-@click.option("--resolve", is_flag=True, help="Look names up through the API and list ids (needs the URL and token, as deploy does).")
+@click.option(
+    "--output",
+    type=click.Choice(["text", "json", "gitlab"]),
+    default="text",
+    show_default=True,
+    help='json: a GitHub Actions matrix ({"include": [...]}, one line); gitlab: a child pipeline.',
+)
+@click.option(
+    "--resolve",
+    is_flag=True,
+    help="Look names up through the API and list ids (needs the URL and token, as deploy does).",
+)
 def plan(config: str | None, environment: tuple[str, ...], output: str, resolve: bool) -> int:
     """List the config file's targets, one entry per target, to fan deploys out across CI jobs.
 
@@ -122,7 +139,9 @@ def plan(config: str | None, environment: tuple[str, ...], output: str, resolve:
         click.echo(planner.text_table(entries))
         shown = planner.settings_text(path, list(environment))
         if shown:
-            click.echo("\nSettings from the file (an option or action input of deploy beats them; they beat the environment):")
+            click.echo(
+                "\nSettings from the file (an option or action input of deploy beats them; they beat the environment):"
+            )
             click.echo(redact(shown))
     return ExitStatus.SUCCESS
 
@@ -145,7 +164,13 @@ def help_(ctx: click.Context, command: str | None) -> int:
 
 
 @cli.command()
-@click.option("--provider", type=click.Choice(["coolify", "dokploy"]), default="coolify", show_default=True, help="Which simulated server.")
+@click.option(
+    "--provider",
+    type=click.Choice(["coolify", "dokploy"]),
+    default="coolify",
+    show_default=True,
+    help="Which simulated server.",
+)
 @click.option("--fail", "fail_one", is_flag=True, help="Make one deployment fail, to see how a failure reads.")
 @click.option("--logs", type=click.Choice(["stream", "on-failure", "none"]), default="stream", show_default=True)
 def demo(provider: str, fail_one: bool, logs: str) -> int:
@@ -155,8 +180,15 @@ def demo(provider: str, fail_one: bool, logs: str) -> int:
 
     with demo_server(provider, fail=fail_one) as (url, token, targets):
         click.echo(f"Simulated {provider} server at {url} (it stops when the demo ends)\n")
-        options = {"provider": provider, "url": url, "token": token, "logs": logs,
-                   "poll_interval": "1s", "timeout": "2m", **targets}
+        options = {
+            "provider": provider,
+            "url": url,
+            "token": token,
+            "logs": logs,
+            "poll_interval": "1s",
+            "timeout": "2m",
+            **targets,
+        }
         # Only what says how to display (NO_COLOR, TERM): no CI variable or token of the caller's.
         display = {k: os.environ[k] for k in ("NO_COLOR", "TERM") if k in os.environ}
         return run_deploy(options, display, ci_outputs=False)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -52,8 +53,15 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
         shown = in_the_callers_words(exc, env)
         code = fail(shown, redact, env)
         dotenv = str(options.get("dotenv") or env.get("DEPLOYER_DOTENV") or "").strip() or None
-        return write_sinks(Outcome("failed", 0, [], str(shown), code), env, dotenv, redact, ci_outputs=ci_outputs,
-                           json_out=wants_json, say=lambda text: fail(DeployerError(text), redact, env))
+        return write_sinks(
+            Outcome("failed", 0, [], str(shown), code),
+            env,
+            dotenv,
+            redact,
+            ci_outputs=ci_outputs,
+            json_out=wants_json,
+            say=lambda text: fail(DeployerError(text), redact, env),
+        )
     redact.add(settings.token)
     redact.add(settings.github_token)
     if settings.dry_run:
@@ -70,8 +78,15 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
     with _stop_on_signals():
         result = api.deploy(settings, on_event=consumer)
     outcome = Outcome(result.status, result.duration, result.deployments, result.error, result.exit_code)
-    code = write_sinks(outcome, env, settings.dotenv, redact, ci_outputs=ci_outputs,
-                       json_out=settings.output == "json", say=reporter.error)
+    code = write_sinks(
+        outcome,
+        env,
+        settings.dotenv,
+        redact,
+        ci_outputs=ci_outputs,
+        json_out=settings.output == "json",
+        say=reporter.error,
+    )
     if code >= 128:
         # Interrupted: the outputs are written; leave now rather than wait for a check in flight.
         sys.stdout.flush()
@@ -84,8 +99,9 @@ class _Consumers:
     """The run's events to the reporter, and its start and end to the GitHub deployment (if any):
     the reporter starts first (GitHub masks the token there), the GitHub deployment ends first."""
 
-    def __init__(self, reporter: ConsoleReporter, github: GitHubDeployment | None, settings: Settings,
-                 redact: Redactor) -> None:
+    def __init__(
+        self, reporter: ConsoleReporter, github: GitHubDeployment | None, settings: Settings, redact: Redactor
+    ) -> None:
         self.reporter, self.github, self.settings, self.redact = reporter, github, settings, redact
 
     def __call__(self, event: Event) -> None:
@@ -101,19 +117,26 @@ class _Consumers:
 
         failed = next((d for d in event.deployments if d.status != "finished" and d.message), None)
         said = f"{event.status} after {event.duration}s" + (f": {failed.label}: {failed.message}" if failed else "")
-        github.status(final_state(event.status, event.exit_code), self.redact(one_line(said)), environment_url(self.settings.health_urls))
+        github.status(
+            final_state(event.status, event.exit_code),
+            self.redact(one_line(said)),
+            environment_url(self.settings.health_urls),
+        )
         github.close()
 
 
-def _github_deployment(settings: Settings, env: Mapping[str, str], reporter: ConsoleReporter) -> GitHubDeployment | None:
+def _github_deployment(
+    settings: Settings, env: Mapping[str, str], reporter: ConsoleReporter
+) -> GitHubDeployment | None:
     """With a github-token: this run's GitHub deployment, not yet started; else None."""
     if not settings.github_token:
         return None
     from deployer.github_deployments import GitHubDeployment
 
     environment = settings.github_environment or settings.environment or "production"
-    return GitHubDeployment(settings.github_token, env, environment, transient=settings.pr is not None,
-                            warn=reporter.warning)
+    return GitHubDeployment(
+        settings.github_token, env, environment, transient=settings.pr is not None, warn=reporter.warning
+    )
 
 
 def in_the_callers_words(exc: InputError, env: Mapping[str, str]) -> InputError:

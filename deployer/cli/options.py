@@ -6,7 +6,8 @@ about one deployment take the server options, with help that speaks of one deplo
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -14,42 +15,146 @@ F = Callable[..., Any]
 
 #: name -> (flags, click keywords). The order is deploy --help's order.
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "provider": (("--provider",), dict(metavar="coolify|dokploy", help="Which server; inferred where only one fits, and said [DEPLOYER_PROVIDER].")),
-    "url": (("--url",), dict(metavar="URL", help="The instance's base URL, e.g. https://coolify.example.com [COOLIFY_URL, DOKPLOY_URL].")),
+    "provider": (
+        ("--provider",),
+        dict(
+            metavar="coolify|dokploy", help="Which server; inferred where only one fits, and said [DEPLOYER_PROVIDER]."
+        ),
+    ),
+    "url": (
+        ("--url",),
+        dict(
+            metavar="URL", help="The instance's base URL, e.g. https://coolify.example.com [COOLIFY_URL, DOKPLOY_URL]."
+        ),
+    ),
     "token": (("--token",), dict(metavar="TOKEN", help="API token; never printed [COOLIFY_TOKEN, DOKPLOY_API_KEY].")),
-    "uuid": (("--uuid",), dict(multiple=True, metavar="ID", help="Coolify resource uuid(s): repeat, or separate with commas, spaces or newlines.")),
-    "tag": (("--tag",), dict(multiple=True, metavar="NAME", help="Coolify tag(s): deploys every resource with the tag.")),
+    "uuid": (
+        ("--uuid",),
+        dict(
+            multiple=True,
+            metavar="ID",
+            help="Coolify resource uuid(s): repeat, or separate with commas, spaces or newlines.",
+        ),
+    ),
+    "tag": (
+        ("--tag",),
+        dict(multiple=True, metavar="NAME", help="Coolify tag(s): deploys every resource with the tag."),
+    ),
     "force": (("--force",), dict(is_flag=True, default=None, help="Coolify: rebuild without cache.")),
     "pr": (("--pr",), dict(metavar="N", help="Coolify: deploy pull request N's preview.")),
-    "docker_tag": (("--docker-tag",), dict(metavar="TAG", help="Coolify: image tag for a Docker-image app (with --pr).")),
-    "name": (("--name",), dict(multiple=True, metavar="NAME", help="Resource name(s), looked up through the API: NAME, PROJECT/NAME or PROJECT/ENVIRONMENT/NAME.")),
+    "docker_tag": (
+        ("--docker-tag",),
+        dict(metavar="TAG", help="Coolify: image tag for a Docker-image app (with --pr)."),
+    ),
+    "name": (
+        ("--name",),
+        dict(
+            multiple=True,
+            metavar="NAME",
+            help="Resource name(s), looked up through the API: NAME, PROJECT/NAME or PROJECT/ENVIRONMENT/NAME.",
+        ),
+    ),
     "application_id": (("--application-id",), dict(multiple=True, metavar="ID", help="Dokploy application id(s).")),
     "compose_id": (("--compose-id",), dict(multiple=True, metavar="ID", help="Dokploy compose id(s).")),
     "title": (("--title",), dict(metavar="TEXT", help="Dokploy deployment title (default names the CI run).")),
     "description": (("--description",), dict(metavar="TEXT", help="Dokploy deployment description.")),
-    "config": (("--config",), dict(metavar="PATH", help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG].")),
-    "environment": (("--environment",), dict(metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT].")),
+    "config": (
+        ("--config",),
+        dict(
+            metavar="PATH",
+            help="YAML file describing environments and their targets (no secrets in it) [DEPLOYER_CONFIG].",
+        ),
+    ),
+    "environment": (
+        ("--environment",),
+        dict(metavar="NAME", help="Which environment of the config file to deploy [DEPLOYER_ENVIRONMENT]."),
+    ),
     "wait": (("--wait/--no-wait",), dict(default=None, help="Follow deployments to their end (default: wait).")),
-    "timeout": (("--timeout",), dict(metavar="DURATION", help="Give up waiting after this: 90, 90s, 15m, 1h (default 15m).")),
-    "poll_interval": (("--poll-interval",), dict(metavar="DURATION", help="Longest pause between status checks (default 5s).")),
-    "cancel_on_timeout": (("--cancel-on-timeout",), dict(is_flag=True, default=None, help="Cancel deployments still running at the timeout, where the server can.")),
-    "logs": (("--logs",), dict(metavar="stream|on-failure|none", help="Build logs: live, the tail of failed ones, or none (default stream).")),
-    "health_url": (("--health-url",), dict(multiple=True, metavar="URL", help="After every deployment finished, wait until this URL answers 2xx (within the timeout).")),
-    "wait_healthy": (("--wait-healthy",), dict(is_flag=True, default=None, help="Coolify: after a deployment finished, wait until the application is running:healthy.")),
-    "github_token": (("--github-token",), dict(metavar="TOKEN", help="Record the deploy as a GitHub deployment (needs 'deployments: write') [DEPLOYER_GITHUB_TOKEN].")),
-    "github_environment": (("--github-environment",), dict(metavar="NAME", help="The GitHub environment to record it in (default: --environment, else production).")),
-    "request_budget": (("--request-budget",), dict(metavar="N", help="Most API requests a minute while following (default 120; Coolify allows 200) [DEPLOYER_REQUEST_BUDGET].")),
-    "ca_cert": (("--ca-cert",), dict(metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT].")),
+    "timeout": (
+        ("--timeout",),
+        dict(metavar="DURATION", help="Give up waiting after this: 90, 90s, 15m, 1h (default 15m)."),
+    ),
+    "poll_interval": (
+        ("--poll-interval",),
+        dict(metavar="DURATION", help="Longest pause between status checks (default 5s)."),
+    ),
+    "cancel_on_timeout": (
+        ("--cancel-on-timeout",),
+        dict(is_flag=True, default=None, help="Cancel deployments still running at the timeout, where the server can."),
+    ),
+    "logs": (
+        ("--logs",),
+        dict(
+            metavar="stream|on-failure|none",
+            help="Build logs: live, the tail of failed ones, or none (default stream).",
+        ),
+    ),
+    "health_url": (
+        ("--health-url",),
+        dict(
+            multiple=True,
+            metavar="URL",
+            help="After every deployment finished, wait until this URL answers 2xx (within the timeout).",
+        ),
+    ),
+    "wait_healthy": (
+        ("--wait-healthy",),
+        dict(
+            is_flag=True,
+            default=None,
+            help="Coolify: after a deployment finished, wait until the application is running:healthy.",
+        ),
+    ),
+    "github_token": (
+        ("--github-token",),
+        dict(
+            metavar="TOKEN",
+            help="Record the deploy as a GitHub deployment (needs 'deployments: write') [DEPLOYER_GITHUB_TOKEN].",
+        ),
+    ),
+    "github_environment": (
+        ("--github-environment",),
+        dict(metavar="NAME", help="The GitHub environment to record it in (default: --environment, else production)."),
+    ),
+    "request_budget": (
+        ("--request-budget",),
+        dict(
+            metavar="N",
+            help="Most API requests a minute while following (default 120; Coolify allows 200) "
+            "[DEPLOYER_REQUEST_BUDGET].",
+        ),
+    ),
+    "ca_cert": (
+        ("--ca-cert",),
+        dict(metavar="PATH", help="Trust this CA bundle (self-signed instances) [DEPLOYER_CA_CERT]."),
+    ),
     "insecure": (("--insecure",), dict(is_flag=True, default=None, help="Skip TLS verification (warns).")),
-    "dry_run": (("--dry-run",), dict(is_flag=True, default=None, help="Show what would be deployed and where each setting came from; send nothing.")),
-    "output": (("--output",), dict(metavar="text|json", help="json: the result document on stdout, progress on stderr.")),
+    "dry_run": (
+        ("--dry-run",),
+        dict(
+            is_flag=True,
+            default=None,
+            help="Show what would be deployed and where each setting came from; send nothing.",
+        ),
+    ),
+    "output": (
+        ("--output",),
+        dict(metavar="text|json", help="json: the result document on stdout, progress on stderr."),
+    ),
     "dotenv": (("--dotenv",), dict(metavar="PATH", help="Also write GitLab dotenv outputs here [DEPLOYER_DOTENV].")),
 }
 
 #: How `deploy --help` groups its options: (title, the first option of the group).
-DEPLOY_GROUPS = [("Server", "provider"), ("What to deploy", "uuid"), ("Config file", "config"),
-                 ("Waiting and logs", "wait"), ("Health", "health_url"), ("GitHub", "github_token"),
-                 ("Connection", "request_budget"), ("Output", "dry_run")]
+DEPLOY_GROUPS = [
+    ("Server", "provider"),
+    ("What to deploy", "uuid"),
+    ("Config file", "config"),
+    ("Waiting and logs", "wait"),
+    ("Health", "health_url"),
+    ("GitHub", "github_token"),
+    ("Connection", "request_budget"),
+    ("Output", "dry_run"),
+]
 
 #: The options of the commands about one deployment (status, cancel), with help in their words.
 SERVER_OPTIONS = {

@@ -4,7 +4,8 @@ the JSON document; each sink on its own, the redactor last in each."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import click
 
@@ -17,9 +18,16 @@ from deployer.safe_text import one_line
 
 def secrets_of(options: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:
     """Every token this run may hold, from options, inputs and the environment: redacted everywhere."""
-    candidates = [options.get("token"), env.get("INPUT_TOKEN"), env.get("COOLIFY_TOKEN"),
-                  env.get("DOKPLOY_API_KEY"), env.get("DOKPLOY_TOKEN"), options.get("github_token"),
-                  env.get("INPUT_GITHUB-TOKEN"), env.get("DEPLOYER_GITHUB_TOKEN")]
+    candidates = [
+        options.get("token"),
+        env.get("INPUT_TOKEN"),
+        env.get("COOLIFY_TOKEN"),
+        env.get("DOKPLOY_API_KEY"),
+        env.get("DOKPLOY_TOKEN"),
+        options.get("github_token"),
+        env.get("INPUT_GITHUB-TOKEN"),
+        env.get("DEPLOYER_GITHUB_TOKEN"),
+    ]
     return [str(t).strip() for t in candidates if t and str(t).strip()]
 
 
@@ -36,7 +44,7 @@ def fail(exc: DeployerError, redact: Redactor, env: Mapping[str, str] | None = N
         from deployer.reporting.ci import escape_data
 
         # On stderr, which the runner reads for commands as well: stdout may be a JSON document.
-        click.echo(f"::error title=deployer::{escape_data(line[len('deployer: error: '):])}", err=True)
+        click.echo(f"::error title=deployer::{escape_data(line[len('deployer: error: ') :])}", err=True)
     return exc.exit_code
 
 
@@ -50,8 +58,16 @@ class Outcome(NamedTuple):
     exit_code: int
 
 
-def write_sinks(outcome: Outcome, env: Mapping[str, str], dotenv: str | None, redact: Redactor, *, ci_outputs: bool,
-                json_out: bool, say: Callable[[str], Any]) -> int:
+def write_sinks(
+    outcome: Outcome,
+    env: Mapping[str, str],
+    dotenv: str | None,
+    redact: Redactor,
+    *,
+    ci_outputs: bool,
+    json_out: bool,
+    say: Callable[[str], Any],
+) -> int:
     """Write each sink on its own (one failing loses none of the others), redaction last in each;
     name each file that could not be written. Exit 5 when the deployments finished but a sink failed."""
     from deployer.reporting.outputs import dotenv_text, github_output_text, json_document, step_outputs

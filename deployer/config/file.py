@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources as package_files
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -43,18 +44,29 @@ class Environment:
     options: dict[str, tuple[Any, str]] = field(default_factory=dict)  # option key -> (value, where)
     resources: list[ResourceRef] = field(default_factory=list)
 
-    def expanded(self, env: Mapping[str, str]) -> "Environment":
+    def expanded(self, env: Mapping[str, str]) -> Environment:
         """Its resources with `${VAR}` replaced. Options are expanded when read (`expand`), so that
         neither another environment's variables nor an overridden option's need to be set."""
-        resources = [ResourceRef(r.key, expand(r.value, r.where, env), expand(r.kind, r.where, env),
-                                 expand(r.project, r.where, env), expand(r.environment, r.where, env), where=r.where)
-                     for r in self.resources]
+        resources = [
+            ResourceRef(
+                r.key,
+                expand(r.value, r.where, env),
+                expand(r.kind, r.where, env),
+                expand(r.project, r.where, env),
+                expand(r.environment, r.where, env),
+                where=r.where,
+            )
+            for r in self.resources
+        ]
         return Environment(self.name, dict(self.options), resources)
 
 
 def schema() -> dict[str, Any]:
     """The JSON Schema of the config file."""
-    return json.loads(package_files.files("deployer").joinpath("config.schema.json").read_text("utf-8"))
+    loaded: dict[str, Any] = json.loads(
+        package_files.files("deployer").joinpath("config.schema.json").read_text("utf-8")
+    )
+    return loaded
 
 
 def load(path: str, where: str = "--config") -> dict[str, Environment]:
@@ -123,8 +135,14 @@ def _resource(item: Any, where: str) -> ResourceRef:
     extra = [k for k in ("kind", "project", "environment") if k in item]
     if key != "name" and extra:
         raise InputError(f"{where}: {', '.join(extra)} only go with 'name', not with {key!r}")
-    return ResourceRef(key, item[key], kind=item.get("kind"), project=item.get("project"),
-                       environment=item.get("environment"), where=where)
+    return ResourceRef(
+        key,
+        item[key],
+        kind=item.get("kind"),
+        project=item.get("project"),
+        environment=item.get("environment"),
+        where=where,
+    )
 
 
 def expand(value: Any, where: str, env: Mapping[str, str]) -> Any:
@@ -152,7 +170,10 @@ def _check_duplicates(node: Any, path: str) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
                 if key.value in seen:
-                    raise InputError(f"{path}:{key.start_mark.line + 1}: {key.value!r} is given twice (first on line {seen[key.value]})")
+                    raise InputError(
+                        f"{path}:{key.start_mark.line + 1}: {key.value!r} is given twice "
+                        f"(first on line {seen[key.value]})"
+                    )
                 seen[key.value] = key.start_mark.line + 1
             _check_duplicates(value, path)
     elif isinstance(node, yaml.SequenceNode):
@@ -164,7 +185,9 @@ def _check_schema(data: Any, root: Any, path: str) -> None:
     import jsonschema  # type: ignore[import-untyped]
 
     validator = jsonschema.Draft7Validator(schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (_line(root, e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(data), key=lambda e: (_line(root, e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         raise InputError(_describe(errors[0], root, path))
 
@@ -176,7 +199,9 @@ def _describe(error: Any, root: Any, path: str) -> str:
     kind = error.validator
     if kind == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(str(k) for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-")))
+        unknown = sorted(
+            str(k) for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-"))
+        )
         key = unknown[0] if unknown else "?"
         where = _where(root, path, at + (key,))
         if "token" in key:
@@ -189,13 +214,19 @@ def _describe(error: Any, root: Any, path: str) -> str:
     if kind == "required":
         return f"{where}: {error.message.replace('is a required property', 'is missing')}"
     if at and at[-1] == "token":
-        return f"{where}: write the token as a reference to an environment variable, e.g. token: ${{COOLIFY_TOKEN_STAGING}}; a token itself never goes in the file"
+        return (
+            f"{where}: write the token as a reference to an environment variable, "
+            "e.g. token: ${COOLIFY_TOKEN_STAGING}; a token itself never goes in the file"
+        )
     if kind == "oneOf" and len(at) >= 4 and at[-2] == "resources":
         item = error.instance
         if isinstance(item, dict):
             given = [k for k in ("name", *ID_KEYS) if k in item]
             if len(given) != 1:
-                return f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id (got {', '.join(given) or 'none'})"
+                return (
+                    f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id "
+                    f"(got {', '.join(given) or 'none'})"
+                )
             mapping_errors = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == 1]
             best = _deepest_of(mapping_errors) or _deepest(error)
             key = ".".join(map(str, best.relative_path)) or given[0]
@@ -221,20 +252,33 @@ def _deepest(error: Any) -> Any:
 
 
 def _deepest_of(errors: list[Any]) -> Any:
-    import jsonschema  # type: ignore[import-untyped]
+    import jsonschema
 
     return jsonschema.exceptions.best_match(errors) if errors else None
 
 
 def _a(kind: Any) -> str:
-    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
-             "number": "a number", "boolean": "true or false", "null": "nothing"}
+    names = {
+        "object": "a mapping",
+        "array": "a list",
+        "string": "a string",
+        "integer": "a whole number",
+        "number": "a number",
+        "boolean": "true or false",
+        "null": "nothing",
+    }
     return names.get(kind, str(kind))
 
 
 def _type_name(value: Any) -> str:
-    for name, kind in (("boolean", bool), ("integer", int), ("number", float), ("string", str),
-                       ("array", list), ("object", dict)):
+    for name, kind in (
+        ("boolean", bool),
+        ("integer", int),
+        ("number", float),
+        ("string", str),
+        ("array", list),
+        ("object", dict),
+    ):
         if isinstance(value, kind):
             return name
     return "null"
@@ -243,14 +287,14 @@ def _type_name(value: Any) -> str:
 def _line(root: Any, at: Any) -> int:
     """The line of the value at a path of keys and indexes (of its key, for a mapping or list), or of
     the deepest part of the path that exists."""
-    node, line = root, root.start_mark.line + 1
+    node, line = root, int(root.start_mark.line) + 1
     for step in at:
         found = _child(node, step)
         if found is None:
             return line
         key, node = found
         container = isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
-        line = (key if key is not None and container else node).start_mark.line + 1
+        line = int((key if key is not None and container else node).start_mark.line) + 1
     return line
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from deployer.errors import InputError
@@ -72,7 +73,7 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
-    def verify(self) -> "bool | ssl.SSLContext":
+    def verify(self) -> bool | ssl.SSLContext:
         """What httpx verifies TLS with: the system's CAs, a private CA bundle, or nothing."""
         if self.insecure:
             return False
@@ -91,8 +92,11 @@ class Settings:
     def token_in_clear(self) -> bool:
         """A plain http:// URL to a host other than this machine: the token crosses the network unencrypted."""
         parts = urlsplit(self.url)
-        return parts.scheme == "http" and (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1") \
+        return (
+            parts.scheme == "http"
+            and (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1")
             and not (parts.hostname or "").startswith("127.")
+        )
 
 
 def parse_bool(value: str, option: str) -> bool:
@@ -146,13 +150,19 @@ def normalize_url(value: str, option: str = "--url") -> str:
         _ = parts.hostname  # raises on a malformed host ([::1)
     except ValueError:
         if "@" in text:
-            raise InputError(f"{option}: the URL is malformed and has a user:password@ part; give the instance's base URL, "
-                             "without credentials") from None
-        raise InputError(f"{option}: {value!r} is not a URL (malformed host); use e.g. https://coolify.example.com") from None
+            raise InputError(
+                f"{option}: the URL is malformed and has a user:password@ part; give the instance's base URL, "
+                "without credentials"
+            ) from None
+        raise InputError(
+            f"{option}: {value!r} is not a URL (malformed host); use e.g. https://coolify.example.com"
+        ) from None
     if userinfo:
-        raise InputError(f"{option}: remove the user:password@ part of the URL ({parts.scheme}://***@{parts.hostname}); "
-                         "deployer authenticates with the token and never sends a password")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in text):
+        raise InputError(
+            f"{option}: remove the user:password@ part of the URL ({parts.scheme}://***@{parts.hostname}); "
+            "deployer authenticates with the token and never sends a password"
+        )
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in text):
         raise InputError(f"{option}: the URL has a space or control character in it; give the instance's base URL")
     if parts.scheme not in ("http", "https") or not parts.hostname or " " in text:
         raise InputError(f"{option}: {value!r} is not a URL; use e.g. https://coolify.example.com")
@@ -215,9 +225,11 @@ def secret_text(value: Any, where: str) -> str:
     """A token: surrounding white space (a trailing newline from a file) trimmed; one inside, or a
     character an HTTP header cannot carry, is refused. The value is never shown."""
     text = _text(value, where)
-    if any(not 0x21 <= ord(ch) <= 0x7e for ch in text):
-        raise InputError(f"{where}: the token has a line break, space, control or non-ASCII character inside "
-                         "(a token is one line of printable ASCII); check how the secret was stored (the value is not shown)")
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in text):
+        raise InputError(
+            f"{where}: the token has a line break, space, control or non-ASCII character inside "
+            "(a token is one line of printable ASCII); check how the secret was stored (the value is not shown)"
+        )
     return text
 
 
@@ -228,8 +240,17 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
     src = _Sources(cli, env)
     sources: dict[str, str] = {}
 
-    def opt(key: str, parse: Callable[[Any, str], Any], default: Any, *, input_name: str | None = "", env_names: tuple[str, ...] = ()) -> Any:
-        value, where = src.get(key, input_name=key.replace("_", "-") if input_name == "" else input_name, env_names=env_names)
+    def opt(
+        key: str,
+        parse: Callable[[Any, str], Any],
+        default: Any,
+        *,
+        input_name: str | None = "",
+        env_names: tuple[str, ...] = (),
+    ) -> Any:
+        value, where = src.get(
+            key, input_name=key.replace("_", "-") if input_name == "" else input_name, env_names=env_names
+        )
         if value is None:
             return default
         sources[key] = where
@@ -246,6 +267,7 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
             if word not in options:
                 raise InputError(f"{where}: {value!r} is not one of {', '.join(options)}")
             return word
+
         return parse
 
     def ids(value: Any, where: str) -> list[str]:
@@ -295,8 +317,13 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         given_url, url_where = src.get("url", input_name="url", env_names=("COOLIFY_URL", "DOKPLOY_URL"))
         if given_url is not None:
             given_url = normalize_url(str(given_url), url_where)
-        provider, why = _infer_provider(env, bool(uuids or tags), bool(application_ids or compose_ids),
-                                        None if given_token is None else str(given_token), given_url)
+        provider, why = _infer_provider(
+            env,
+            bool(uuids or tags),
+            bool(application_ids or compose_ids),
+            None if given_token is None else str(given_token),
+            given_url,
+        )
         sources["provider"] = f"inferred: {why}"
 
     url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
@@ -399,7 +426,9 @@ def _config_targets(resources: list[Any]) -> dict[str, list[Any]]:
     targets: dict[str, list[Any]] = {}
     for ref in resources:
         if ref.key == "name":
-            value: Any = ResourceName(ref.value, kind=ref.kind, project=ref.project, environment=ref.environment, where=ref.where)
+            value: Any = ResourceName(
+                ref.value, kind=ref.kind, project=ref.project, environment=ref.environment, where=ref.where
+            )
         else:
             value = split_ids([ref.value], ref.where)[0] if ref.key != "tag" else ref.value
         if value not in targets.setdefault(ref.key, []):
@@ -432,12 +461,17 @@ def ci_run_title(env: Mapping[str, str]) -> str:
 _COOLIFY_TOKEN_SHAPE = re.compile(r"^\d+\|\S+$")
 
 
-def _infer_provider(env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool,
-                    token: str | None, url: str | None) -> tuple[str, str]:
+def _infer_provider(
+    env: Mapping[str, str], coolify_targets: bool, dokploy_targets: bool, token: str | None, url: str | None
+) -> tuple[str, str]:
     """The provider where only one fits, and why: the targets given, the one server whose URL or
     token variable is set, a token shaped `id|secret` (Coolify's), else one probe of the server."""
     if coolify_targets != dokploy_targets:
-        return ("coolify", "--uuid/--tag are Coolify's") if coolify_targets else ("dokploy", "--application-id/--compose-id are Dokploy's")
+        return (
+            ("coolify", "--uuid/--tag are Coolify's")
+            if coolify_targets
+            else ("dokploy", "--application-id/--compose-id are Dokploy's")
+        )
     for names in (("COOLIFY_URL", "DOKPLOY_URL"), ("COOLIFY_TOKEN", "DOKPLOY_API_KEY", "DOKPLOY_TOKEN")):
         found = {("coolify" if n.startswith("COOLIFY") else "dokploy", n) for n in names if env.get(n, "").strip()}
         if len({p for p, _ in found}) == 1:
@@ -470,7 +504,10 @@ def _check_targets(s: Settings) -> None:
             raise InputError("--pr works with --uuid only: Coolify deploys no previews by tag")
     else:
         if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
-            raise InputError("--uuid, --tag, --force, --pr and --docker-tag are for Coolify; for Dokploy use --application-id or --compose-id")
+            raise InputError(
+                "--uuid, --tag, --force, --pr and --docker-tag are for Coolify; "
+                "for Dokploy use --application-id or --compose-id"
+            )
         if not (s.application_ids or s.compose_ids or s.names):
             raise InputError("nothing to deploy: pass --application-id, --compose-id or --name")
         if any(n.kind in ("service", "database") for n in s.names):

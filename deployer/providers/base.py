@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from deployer.errors import DeployerError, HTTPStatusError, ServerError
 from deployer.http import ApiClient
@@ -45,7 +46,7 @@ class Follower(ABC):
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         """Ask the server once; update `deployment` (status, name, url); return new log lines."""
 
-    def confirm_started(self, timeout: float) -> None:
+    def confirm_started(self, timeout: float) -> None:  # noqa: B027 (a default, not a forgotten abstract)
         """With --no-wait: make `deployment.deployment_id` name a deployment that exists; by
         default the id is sure already."""
 
@@ -111,7 +112,7 @@ class Provider(ABC):
 
     def resolve_names(self) -> None:
         """Look the settings' resource names up and deploy them by id, each once."""
-        ids: dict[str, list[str]] = {}
+        ids: dict[str, Any] = {}
         for wanted in self.settings.names:
             found = self.find(wanted)
             field = self.target_field(found)

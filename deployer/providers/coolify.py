@@ -61,23 +61,58 @@ LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not w
 FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
 KIND_LISTS = {"application": "applications", "service": "services", "database": "databases"}
 # What an environment's details hold, by kind (GET /projects/{uuid}/{environment}).
-_ENVIRONMENT_LISTS = {"applications": "application", "services": "service", "postgresqls": "database",
-                      "redis": "database", "mongodbs": "database", "mysqls": "database", "mariadbs": "database",
-                      "keydbs": "database", "dragonflies": "database", "clickhouses": "database"}
-READ_HINT = "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
+_ENVIRONMENT_LISTS = {
+    "applications": "application",
+    "services": "service",
+    "postgresqls": "database",
+    "redis": "database",
+    "mongodbs": "database",
+    "mysqls": "database",
+    "mariadbs": "database",
+    "keydbs": "database",
+    "dragonflies": "database",
+    "clickhouses": "database",
+}
+READ_HINT = (
+    "give the token the 'read' permission to follow deployments ('read:sensitive' for build logs), or use --no-wait"
+)
 
 
 #: Coolify's errors in the user's words (providers.base.translate): first match wins.
 ERRORS = (
-    ErrorRule(401, AuthenticationFailed, "Coolify refused the token while {doing}: {said}", hint="check the token (COOLIFY_TOKEN)"),
-    ErrorRule(403, PermissionDenied, "the token can deploy but not read: Coolify answered '{said}' while {doing}",
-              hint=READ_HINT, said=r"permissions.*read|read.*permissions"),
-    ErrorRule(403, PermissionDenied, "the token lacks a permission: Coolify answered '{said}' while {doing}",
-              hint="give the token the 'deploy' permission", said="permissions"),
-    ErrorRule(403, PermissionDenied, "Coolify refused API access while {doing}: {said}",
-              hint="enable the API and check its IP allow-list in Coolify's settings"),
-    ErrorRule(404, NotFound, "{message}: the API is not at this address",
-              hint="check --url: it should be the dashboard's base URL", said="^Not found"),
+    ErrorRule(
+        401,
+        AuthenticationFailed,
+        "Coolify refused the token while {doing}: {said}",
+        hint="check the token (COOLIFY_TOKEN)",
+    ),
+    ErrorRule(
+        403,
+        PermissionDenied,
+        "the token can deploy but not read: Coolify answered '{said}' while {doing}",
+        hint=READ_HINT,
+        said=r"permissions.*read|read.*permissions",
+    ),
+    ErrorRule(
+        403,
+        PermissionDenied,
+        "the token lacks a permission: Coolify answered '{said}' while {doing}",
+        hint="give the token the 'deploy' permission",
+        said="permissions",
+    ),
+    ErrorRule(
+        403,
+        PermissionDenied,
+        "Coolify refused API access while {doing}: {said}",
+        hint="enable the API and check its IP allow-list in Coolify's settings",
+    ),
+    ErrorRule(
+        404,
+        NotFound,
+        "{message}: the API is not at this address",
+        hint="check --url: it should be the dashboard's base URL",
+        said="^Not found",
+    ),
 )
 
 
@@ -120,7 +155,9 @@ class CoolifyProvider(Provider):
             rows = self.api.request("GET", "/deployments", timeout=timeout, max_bytes=LIST_MAX_BYTES)
         except AnswerTooLarge:
             self.watch_by_list = False
-            watched[0].notices.append("the list of active deployments is over 2 MB (large build logs): following each deployment on its own")
+            watched[0].notices.append(
+                "the list of active deployments is over 2 MB (large build logs): following each deployment on its own"
+            )
             return {}, []
         except HTTPStatusError as exc:
             error = _server_error(exc, "listing the active deployments")
@@ -149,7 +186,10 @@ class CoolifyProvider(Provider):
             row = self.get(f"/deployments/{quote(deployment_id, safe='')}", "reading the deployment")
         except HTTPStatusError as exc:
             if exc.status == 404:
-                raise NotFound(f"Coolify has no deployment {deployment_id}", hint="check the id (the deployment-id output of deployer deploy)") from None
+                raise NotFound(
+                    f"Coolify has no deployment {deployment_id}",
+                    hint="check the id (the deployment-id output of deployer deploy)",
+                ) from None
             raise
         if not isinstance(row, dict):
             raise UnexpectedAnswer(f"GET /deployments/{deployment_id} answered something that is not an object")
@@ -182,7 +222,9 @@ class CoolifyProvider(Provider):
 
         def look(timeout: float) -> tuple[bool, str]:
             try:
-                app = self.get(f"/applications/{quote(uuid, safe='')}", "reading the application's health", timeout=timeout)
+                app = self.get(
+                    f"/applications/{quote(uuid, safe='')}", "reading the application's health", timeout=timeout
+                )
             except ServerError as exc:
                 return False, str(exc)
             status = str(app.get("status") or "") if isinstance(app, dict) else ""
@@ -192,7 +234,10 @@ class CoolifyProvider(Provider):
             if state == "running" and health == "unknown":
                 domain = next((u.strip() for u in str(app.get("fqdn") or "").split(",") if u.strip()), "")
                 if not domain:
-                    return True, f"Coolify reports {status}: no health check and no domain, so running is all it can tell"
+                    return (
+                        True,
+                        f"Coolify reports {status}: no health check and no domain, so running is all it can tell",
+                    )
                 ok, seen = prober.probe(domain)(timeout)
                 return ok, f"Coolify reports {status} (no health check); {domain} answered {seen}"
             return False, f"Coolify reports {status or 'no status'}"
@@ -223,22 +268,34 @@ class CoolifyProvider(Provider):
         """Every resource of a kind, with its environment id (for now) as its scope."""
         if kind not in self._lists:
             rows = self.get("/" + KIND_LISTS[kind], f"listing {KIND_LISTS[kind]} to look names up")
-            self._lists[kind] = [Candidate(kind, str(r.get("name") or ""), str(r["uuid"]), str(r.get("environment_id") or ""))
-                                 for r in rows if isinstance(r, dict) and r.get("uuid")] if isinstance(rows, list) else []
+            self._lists[kind] = (
+                [
+                    Candidate(kind, str(r.get("name") or ""), str(r["uuid"]), str(r.get("environment_id") or ""))
+                    for r in rows
+                    if isinstance(r, dict) and r.get("uuid")
+                ]
+                if isinstance(rows, list)
+                else []
+            )
         return self._lists[kind]
 
     def _project_uuids(self) -> dict[str, str]:
         if self._projects is None:
             rows = self.get("/projects", "listing projects to look names up")
-            self._projects = {str(r.get("name")): str(r["uuid"]) for r in rows
-                              if isinstance(r, dict) and r.get("uuid")} if isinstance(rows, list) else {}
+            self._projects = (
+                {str(r.get("name")): str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")}
+                if isinstance(rows, list)
+                else {}
+            )
         return self._projects
 
     def _scopes(self) -> dict[str, str]:
         """Environment id -> "project/environment", for naming candidates (best effort)."""
         scopes: dict[str, str] = {}
         for project, uuid in self._project_uuids().items():
-            rows = self.get(f"/projects/{quote(uuid, safe='')}/environments", f"listing the environments of project {project!r}")
+            rows = self.get(
+                f"/projects/{quote(uuid, safe='')}/environments", f"listing the environments of project {project!r}"
+            )
             for row in rows if isinstance(rows, list) else []:
                 if isinstance(row, dict) and row.get("id") is not None:
                     scopes[str(row["id"])] = f"{project}/{row.get('name')}"
@@ -254,13 +311,18 @@ class CoolifyProvider(Provider):
             raise InputError(f"{wanted.where}: Coolify has no project {project!r} (projects: {known})")
         path = f"/projects/{quote(projects[project], safe='')}"
         try:
-            details = self.get(f"{path}/{quote(environment, safe='')}", f"reading environment {environment!r} of project {project!r}")
+            details = self.get(
+                f"{path}/{quote(environment, safe='')}", f"reading environment {environment!r} of project {project!r}"
+            )
         except HTTPStatusError as exc:
             if exc.status != 404:
                 raise _server_error(exc, "looking names up") from None
             rows = self.get(f"{path}/environments", f"listing the environments of project {project!r}")
             known = ", ".join(str(r.get("name")) for r in rows if isinstance(r, dict)) if isinstance(rows, list) else ""
-            raise InputError(f"{wanted.where}: project {project!r} has no environment {environment!r} (environments: {known or 'none'})") from None
+            raise InputError(
+                f"{wanted.where}: project {project!r} has no environment {environment!r} "
+                f"(environments: {known or 'none'})"
+            ) from None
         found = []
         for field_name, kind in _ENVIRONMENT_LISTS.items():
             rows = details.get(field_name) if isinstance(details, dict) else None
@@ -307,9 +369,11 @@ class CoolifyProvider(Provider):
                 found = self._started_before_the_limit(pending, since=server_now - CLOCK_SLACK)
                 if found:
                     started.extend(found)
-                    retry.on_retry(f"Coolify's deployment queue filled up part-way through the request: {len(found)} "
-                                   f"resource(s) were started and are followed; {len(pending.uuids)} got nothing "
-                                   "and will be sent again")
+                    retry.on_retry(
+                        f"Coolify's deployment queue filled up part-way through the request: {len(found)} "
+                        f"resource(s) were started and are followed; {len(pending.uuids)} got nothing "
+                        "and will be sent again"
+                    )
                 if not pending.uuids and not pending.tags:
                     return _ALL_STARTED
                 raise
@@ -331,12 +395,16 @@ class CoolifyProvider(Provider):
         raise UnexpectedAnswer(f"POST {self.api.url('/deploy')} answered without 'deployments' or 'message'")
 
     def _not_deployed(self, uuid: str, exc: HTTPStatusError) -> Follower:
-        record = self._record(uuid, "application", f"not deployed: {exc.server_message or 'the deployment queue is full'}; "
-                                                   "deploy it again once the queue has room")
+        record = self._record(
+            uuid,
+            "application",
+            f"not deployed: {exc.server_message or 'the deployment queue is full'}; "
+            "deploy it again once the queue has room",
+        )
         record.status, record.server_problem = Status.FAILED, True
         return EndedFollower(record)
 
-    def _started_before_the_limit(self, pending: "_Pending", since: float) -> list[Follower]:
+    def _started_before_the_limit(self, pending: _Pending, since: float) -> list[Follower]:
         """After a 429 for several resources: which did the request start before one met the full queue?
 
         Coolify deploys the resources one by one, in the order given (a tag's applications first),
@@ -350,7 +418,11 @@ class CoolifyProvider(Provider):
             order = []
             for tag in pending.tags:
                 rows = self.get("/applications", f"listing the applications of tag {tag!r}", params={"tag": tag})
-                order += [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")] if isinstance(rows, list) else []
+                order += (
+                    [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")]
+                    if isinstance(rows, list)
+                    else []
+                )
         found: list[Follower] = []
         others: list[str] = []  # not applications: started if they stood before the one that met the limit
         stop = len(order)
@@ -363,13 +435,18 @@ class CoolifyProvider(Provider):
                     continue
                 raise
             pr = self.settings.pr or 0
-            mine = [r for r in rows if int(r.get("pull_request_id") or 0) == pr
-                    and (epoch(r.get("created_at")) or 0) >= since]
+            mine = [
+                r
+                for r in rows
+                if int(r.get("pull_request_id") or 0) == pr and (epoch(r.get("created_at")) or 0) >= since
+            ]
             if not mine:
                 stop = index
                 break
             row = mine[-1]  # newest first: the earliest since the trigger
-            record = self._record(uuid, "application", "queued before Coolify's queue filled up", str(row.get("deployment_uuid")))
+            record = self._record(
+                uuid, "application", "queued before Coolify's queue filled up", str(row.get("deployment_uuid"))
+            )
             record.name = str(row.get("application_name") or "") or None
             found.append(DeploymentFollower(self, record, phantom=False))
         for uuid in others:
@@ -396,10 +473,17 @@ class CoolifyProvider(Provider):
     def _trigger_error(self, exc: HTTPStatusError) -> DeployerError:
         said = exc.server_message
         if exc.status in (400, 422):
-            return InputError(f"Coolify refused the deploy request: {said or 'HTTP %d' % exc.status}")
+            return InputError(f"Coolify refused the deploy request: {said or f'HTTP {exc.status}'}")
         if exc.status == 404 and said.startswith("No resources found"):
-            what = "tag(s) " + ", ".join(self.settings.tags) if self.settings.tags else "uuid(s) " + ", ".join(self.settings.uuids)
-            return NotFound(f"Coolify found nothing to deploy for {what}: {said}", hint="check the ids in the dashboard and that the token's team owns them")
+            what = (
+                "tag(s) " + ", ".join(self.settings.tags)
+                if self.settings.tags
+                else "uuid(s) " + ", ".join(self.settings.uuids)
+            )
+            return NotFound(
+                f"Coolify found nothing to deploy for {what}: {said}",
+                hint="check the ids in the dashboard and that the token's team owns them",
+            )
         if exc.status == 405:
             return NotFound(f"{exc.message}", hint="check --url: Coolify 4.2+ takes POST /api/v1/deploy")
         if exc.status == 429:
@@ -407,7 +491,9 @@ class CoolifyProvider(Provider):
         return _server_error(exc, "triggering the deploy")
 
     def _record(self, resource: str, kind: str, message: str = "", deployment_id: str | None = None) -> Deployment:
-        return Deployment(provider=self.name, resource=resource, kind=kind, deployment_id=deployment_id, message=message)
+        return Deployment(
+            provider=self.name, resource=resource, kind=kind, deployment_id=deployment_id, message=message
+        )
 
     def _by_uuid(self, items: Any, asked: list[str]) -> list[Follower]:
         if not isinstance(items, list):
@@ -453,7 +539,9 @@ class CoolifyProvider(Provider):
         followers: list[Follower] = []
         for item in details if isinstance(details, list) else []:
             if isinstance(item, dict) and item.get("deployment_uuid"):
-                record = self._record(str(item.get("resource_uuid") or ""), "application", "", str(item["deployment_uuid"]))
+                record = self._record(
+                    str(item.get("resource_uuid") or ""), "application", "", str(item["deployment_uuid"])
+                )
                 # A phantom uuid cannot be told apart here: the 404 fallback to the history covers it.
                 followers.append(DeploymentFollower(self, record, phantom=False))
         tag_label = ",".join(self.settings.tags)
@@ -482,7 +570,9 @@ class CoolifyProvider(Provider):
         if len(matches) == 1:
             record.resource = str(matches[0]["uuid"])
             return ResourceStatusFollower(self, record)
-        record.message = f"{message} Not followed: Coolify gives no id for a {kind} deployed by tag, and its name is not unique."
+        record.message = (
+            f"{message} Not followed: Coolify gives no id for a {kind} deployed by tag, and its name is not unique."
+        )
         return EndedFollower(record)
 
     # -- following helpers -----------------------------------------------------------------------
@@ -498,8 +588,12 @@ class CoolifyProvider(Provider):
     def history(self, app_uuid: str, doing: str, timeout: float | None = None) -> list[dict[str, Any]]:
         """An application's last 10 deployments, newest first (an object with `deployments`, not the
         array the OpenAPI document says)."""
-        answer = self.get(f"/deployments/applications/{quote(app_uuid, safe='')}", doing,
-                          params={"skip": 0, "take": 10}, timeout=timeout)
+        answer = self.get(
+            f"/deployments/applications/{quote(app_uuid, safe='')}",
+            doing,
+            params={"skip": 0, "take": 10},
+            timeout=timeout,
+        )
         rows = answer.get("deployments") if isinstance(answer, dict) else answer
         return [r for r in rows or [] if isinstance(r, dict)]
 
@@ -559,7 +653,10 @@ class DeploymentFollower(Follower):
         except ServerError as exc:
             d = self.deployment
             d.deployment_id = None
-            d.message = f"Coolify answered '{PHANTOM}' with an id it never saved, and the queued deployment could not be read: {exc}"
+            d.message = (
+                f"Coolify answered '{PHANTOM}' with an id it never saved, and the queued deployment "
+                f"could not be read: {exc}"
+            )
 
     def apply(self, row: dict[str, Any], want_logs: bool) -> list[str]:
         """Take in a deployment row (from its own GET or the list of active ones)."""
@@ -571,8 +668,15 @@ class DeploymentFollower(Follower):
 
     def _forecast(self, rows: list[dict[str, Any]]) -> None:
         """When this deployment should end, from how long the last finished ones took."""
-        took = sorted(t for t in (seconds_between(r.get("created_at"), r.get("finished_at"))
-                                  for r in rows if r.get("status") == "finished") if t is not None)
+        took = sorted(
+            t
+            for t in (
+                seconds_between(r.get("created_at"), r.get("finished_at"))
+                for r in rows
+                if r.get("status") == "finished"
+            )
+            if t is not None
+        )
         if took:
             self.expected_end = (self.triggered_at + took[0] - 1.0, self.triggered_at + took[-1] + 1.0)
 
@@ -596,7 +700,10 @@ class DeploymentFollower(Follower):
         if "logs" not in row:
             if not self.logs_hidden_noted:
                 self.logs_hidden_noted = True
-                self.notices.append("build logs are hidden: the token needs the 'read:sensitive' permission (and an admin or owner user) to read them")
+                self.notices.append(
+                    "build logs are hidden: the token needs the 'read:sensitive' permission "
+                    "(and an admin or owner user) to read them"
+                )
             return []
         lines: list[str] = []
         count = self.logs_seen
@@ -627,7 +734,9 @@ class DeploymentFollower(Follower):
             )
         old, d.deployment_id = d.deployment_id, str(pick.get("deployment_uuid"))
         self.logs_seen = 0
-        self.notices.append(f"{d.label}: {reason}; following deployment {d.deployment_id} from its history instead of {old}")
+        self.notices.append(
+            f"{d.label}: {reason}; following deployment {d.deployment_id} from its history instead of {old}"
+        )
 
     def cancel(self, timeout: float) -> str:
         """Coolify first tries to stop the build container, so a cancel can take 6-7 s to answer and
@@ -650,7 +759,9 @@ class DeploymentFollower(Follower):
     def _status_now(self) -> str | None:
         """The deployment's status as Coolify shows it now, or None when it cannot be read."""
         try:
-            row = self.provider.get(f"/deployments/{self.deployment.deployment_id}", "confirming the cancel", timeout=CONFIRM_SECONDS)
+            row = self.provider.get(
+                f"/deployments/{self.deployment.deployment_id}", "confirming the cancel", timeout=CONFIRM_SECONDS
+            )
         except ServerError:
             return None
         return str(row.get("status")) if isinstance(row, dict) and row.get("status") else None
@@ -712,7 +823,6 @@ _ALL_STARTED = object()
 CLOCK_SLACK = 2.0
 
 
-
 def listed(answer: Any) -> list[dict[str, Any]]:
     """The rows of a list answer. Coolify's `GET /deployments` sorts a collection without resetting
     its keys, so it is sometimes a JSON object `{"0": {...}, "3": {...}}` instead of an array."""
@@ -721,9 +831,7 @@ def listed(answer: Any) -> list[dict[str, Any]]:
     return [row for row in answer if isinstance(row, dict)] if isinstance(answer, list) else []
 
 
-
 _DECODER = json.JSONDecoder()
-
 
 
 def iter_log_entries(raw: Any, skip: int = 0) -> Any:

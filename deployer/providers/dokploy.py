@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import (
@@ -44,7 +43,12 @@ if TYPE_CHECKING:
 
     from deployer.config.settings import Settings
 
-_STATUS = {"running": Status.IN_PROGRESS, "done": Status.FINISHED, "error": Status.FAILED, "cancelled": Status.CANCELLED}
+_STATUS = {
+    "running": Status.IN_PROGRESS,
+    "done": Status.FINISHED,
+    "error": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+}
 _KINDS = {
     # kind: (id field, deploy procedure, rows query, the resource's own query)
     "application": ("applicationId", "application.deploy", "deployment.all", "application.one"),
@@ -76,15 +80,40 @@ def _ms(stamp: Any) -> int | None:
 
 #: Dokploy's errors in the user's words (providers.base.translate): first match wins.
 ERRORS = (
-    ErrorRule(401, AuthenticationFailed, "Dokploy refused the API key while {doing} (401 Unauthorized)", said="^Unauthorized$",
-              hint="check DOKPLOY_API_KEY; a key created through the API without rateLimitEnabled:false "
-                   "allows only a few checks a day, so a 401 after earlier successes can mean that"),
-    ErrorRule(401, PermissionDenied, "Dokploy denied this while {doing}: {said}", hint="give the API key's user access to this resource"),
-    ErrorRule(403, PermissionDenied, "Dokploy denied this while {doing}: {said}", hint="give the API key's user access to this resource"),
+    ErrorRule(
+        401,
+        AuthenticationFailed,
+        "Dokploy refused the API key while {doing} (401 Unauthorized)",
+        said="^Unauthorized$",
+        hint="check DOKPLOY_API_KEY; a key created through the API without rateLimitEnabled:false "
+        "allows only a few checks a day, so a 401 after earlier successes can mean that",
+    ),
+    ErrorRule(
+        401,
+        PermissionDenied,
+        "Dokploy denied this while {doing}: {said}",
+        hint="give the API key's user access to this resource",
+    ),
+    ErrorRule(
+        403,
+        PermissionDenied,
+        "Dokploy denied this while {doing}: {said}",
+        hint="give the API key's user access to this resource",
+    ),
     ErrorRule(400, InputError, "Dokploy rejected the request while {doing}: {said}"),
-    ErrorRule(415, UnexpectedAnswer, "Dokploy answered 415 while {doing}", hint="a proxy may be rewriting the request's Content-Type"),
-    ErrorRule(404, NotFound, "{message}: the API is not at this address", silent=True,
-              hint="check --url: it should be the dashboard's base URL"),
+    ErrorRule(
+        415,
+        UnexpectedAnswer,
+        "Dokploy answered 415 while {doing}",
+        hint="a proxy may be rewriting the request's Content-Type",
+    ),
+    ErrorRule(
+        404,
+        NotFound,
+        "{message}: the API is not at this address",
+        silent=True,
+        hint="check --url: it should be the dashboard's base URL",
+    ),
 )
 
 
@@ -116,8 +145,16 @@ class DokployProvider(Provider):
         given = self.settings.description
         return f"{given} {self.marker}" if given else self.marker
 
-    def call(self, method: str, procedure: str, doing: str, *, params: dict[str, Any] | None = None,
-             body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        procedure: str,
+        doing: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         return self.request(method, "/" + procedure, doing, params=params, json_body=body, timeout=timeout)
 
     # -- one deployment, for `deployer status` and `deployer cancel` -------------------------------
@@ -125,7 +162,9 @@ class DokployProvider(Provider):
     def deployment(self, deployment_id: str) -> Deployment:
         """A deployment as Dokploy shows it now. Dokploy has no query for one deployment: it is
         looked for among the given applications and compose stacks, else among every one the key sees."""
-        places = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
+        places = [("application", i) for i in self.settings.application_ids] + [
+            ("compose", i) for i in self.settings.compose_ids
+        ]
         if not places:
             places = [(c.kind, c.id) for c in self.candidates()]
         for kind, resource in places:
@@ -137,8 +176,12 @@ class DokployProvider(Provider):
                     d.name = self._name_of(kind, resource)  # the application's name, never the row's title
                     d.duration = seconds_from_to(d.started_at, d.finished_at)
                     return d
-        raise NotFound(f"Dokploy has no deployment {deployment_id} among {len(places)} application(s) and compose stack(s) "
-                       "visible to this key", hint="Dokploy keeps only the last ~10 deployments of each; pass --application-id or --compose-id to look in one place")
+        raise NotFound(
+            f"Dokploy has no deployment {deployment_id} among {len(places)} application(s) and compose stack(s) "
+            "visible to this key",
+            hint="Dokploy keeps only the last ~10 deployments of each; "
+            "pass --application-id or --compose-id to look in one place",
+        )
 
     def _name_of(self, kind: str, resource: str) -> str | None:
         """An application's or stack's name (from the names already listed, else `.one`)."""
@@ -154,8 +197,10 @@ class DokployProvider(Provider):
 
     def cancel_deployment(self, deployment_id: str) -> str:
         """Self-hosted Dokploy cannot cancel one deployment: say so rather than kill every build."""
-        raise ServerError(f"self-hosted Dokploy cannot cancel deployment {deployment_id}: cancelling is a Dokploy Cloud feature "
-                          "(application.killBuild would stop every build on the server, so deployer never calls it)")
+        raise ServerError(
+            f"self-hosted Dokploy cannot cancel deployment {deployment_id}: cancelling is a Dokploy Cloud feature "
+            "(application.killBuild would stop every build on the server, so deployer never calls it)"
+        )
 
     def target_field(self, found: Candidate) -> str:
         return "compose_ids" if found.kind == "compose" else "application_ids"
@@ -177,13 +222,17 @@ class DokployProvider(Provider):
                     if not isinstance(environment, dict):
                         continue
                     scope = f"{project.get('name')}/{environment.get('name')}".rstrip("/")
-                    for field_name, kind, id_field in (("applications", "application", "applicationId"), ("compose", "compose", "composeId")):
+                    for field_name, kind, id_field in (
+                        ("applications", "application", "applicationId"),
+                        ("compose", "compose", "composeId"),
+                    ):
                         for item in environment.get(field_name) or []:
                             if isinstance(item, dict) and item.get(id_field):
                                 found.append(Candidate(kind, str(item.get("name") or ""), str(item[id_field]), scope))
                                 self._pages[(kind, str(item[id_field]))] = (
                                     f"/dashboard/project/{project.get('projectId')}/environment/"
-                                    f"{environment.get('environmentId')}/services/{kind}/{item[id_field]}")
+                                    f"{environment.get('environmentId')}/services/{kind}/{item[id_field]}"
+                                )
             self._candidates = found
         return self._candidates
 
@@ -199,7 +248,9 @@ class DokployProvider(Provider):
 
     def rows(self, kind: str, resource: str, timeout: float | None = None) -> list[dict[str, Any]]:
         id_field, _, query, _ = _KINDS[kind]
-        answer = self.call("GET", query, f"reading the {kind}'s deployments", params={id_field: resource}, timeout=timeout)
+        answer = self.call(
+            "GET", query, f"reading the {kind}'s deployments", params={id_field: resource}, timeout=timeout
+        )
         if not isinstance(answer, list):
             raise UnexpectedAnswer(f"GET {self.api.url('/' + query)} answered something that is not a list")
         return [row for row in answer if isinstance(row, dict)]
@@ -217,14 +268,20 @@ class DokployProvider(Provider):
             raise _error(exc, "reading the deployment queue") from None
         id_field = _KINDS[kind][0]
         jobs = answer if isinstance(answer, list) else []
-        return [j for j in jobs if isinstance(j, dict) and isinstance(j.get("data"), dict) and j["data"].get(id_field) == resource]
+        return [
+            j
+            for j in jobs
+            if isinstance(j, dict) and isinstance(j.get("data"), dict) and j["data"].get(id_field) == resource
+        ]
 
     def read_log(self, deployment_id: str, tail: int, timeout: float | None = None) -> list[str] | None:
         """The last `tail` lines of a deployment's log; None where the server has no readLogs."""
         if not self.readlogs_supported:
             return None
         try:
-            answer = self.api.request("GET", "/deployment.readLogs", params={"deploymentId": deployment_id, "tail": tail}, timeout=timeout)
+            answer = self.api.request(
+                "GET", "/deployment.readLogs", params={"deploymentId": deployment_id, "tail": tail}, timeout=timeout
+            )
         except HTTPStatusError as exc:
             if exc.status == 404 and not exc.server_message.endswith("not found"):
                 self.readlogs_supported = False
@@ -235,20 +292,28 @@ class DokployProvider(Provider):
     def trigger(self, retry: TriggerRetry) -> list[Follower]:
         """One deploy call per resource. Once one has gone out, a failure of a later one is that
         resource's (reported in its entry) and never costs the report of those already started."""
-        targets = [("application", i) for i in self.settings.application_ids] + [("compose", i) for i in self.settings.compose_ids]
-        followers: list[DokployFollower] = []
+        targets = [("application", i) for i in self.settings.application_ids] + [
+            ("compose", i) for i in self.settings.compose_ids
+        ]
+        followers: list[Follower] = []
         for kind, resource in targets:
             try:
                 followers.append(self._trigger_one(kind, resource, retry))
             except ServerError as exc:
                 if not followers:
                     raise
-                record = Deployment(provider=self.name, resource=resource, kind=kind, status=Status.FAILED, server_problem=True,
-                                    message=str(lost_trigger(exc)))
+                record = Deployment(
+                    provider=self.name,
+                    resource=resource,
+                    kind=kind,
+                    status=Status.FAILED,
+                    server_problem=True,
+                    message=str(lost_trigger(exc)),
+                )
                 followers.append(DokployFollower(self, record, before=set()))
         return followers
 
-    def _trigger_one(self, kind: str, resource: str, retry: TriggerRetry) -> "DokployFollower":
+    def _trigger_one(self, kind: str, resource: str, retry: TriggerRetry) -> DokployFollower:
         record = Deployment(provider=self.name, resource=resource, kind=kind)
         id_field, procedure, _, one = _KINDS[kind]
         try:
@@ -264,7 +329,9 @@ class DokployProvider(Provider):
             record.status, record.server_problem = Status.FAILED, True
             record.message = f"Dokploy has no {kind} {resource}: {exc.server_message}"
             return DokployFollower(self, record, before=set())
-        record.message = str(answer.get("message")) if isinstance(answer, dict) and answer.get("message") else "Deployment queued"
+        record.message = (
+            str(answer.get("message")) if isinstance(answer, dict) and answer.get("message") else "Deployment queued"
+        )
         return DokployFollower(self, record, before=before)
 
 
@@ -312,8 +379,10 @@ class DokployFollower(Follower):
             row = next((r for r in rows if str(r.get("deploymentId")) == d.deployment_id), None)
             if row is None:
                 d.status, d.server_problem = Status.FAILED, True
-                d.message = (f"deployment {d.deployment_id} is no longer listed: Dokploy keeps only the last ~10 "
-                             "deployments, so its outcome is unknown; see the dashboard")
+                d.message = (
+                    f"deployment {d.deployment_id} is no longer listed: Dokploy keeps only the last ~10 "
+                    "deployments, so its outcome is unknown; see the dashboard"
+                )
                 return []
         lines = self._read_row(row, want_logs, left())
         if d.ended and not d.url:  # the queued job gave no link (it was never seen queued): the project list does
@@ -343,8 +412,10 @@ class DokployFollower(Follower):
         if self.unseen_checks >= LOST_AFTER_CHECKS:
             d = self.deployment
             d.status = Status.FAILED
-            d.message = ("the deploy job is neither queued nor running on Dokploy, and no deployment of it was "
-                         "recorded: it was lost (a server restart drops queued jobs); deploy again")
+            d.message = (
+                "the deploy job is neither queued nor running on Dokploy, and no deployment of it was "
+                "recorded: it was lost (a server restart drops queued jobs); deploy again"
+            )
         return None
 
     def _our_job(self, timeout: float) -> dict[str, Any] | None:
@@ -373,9 +444,11 @@ class DokployFollower(Follower):
         """The row that started when our job was taken up (within a second; a fraction on a real server)."""
         if self.processed_ms is None:
             return None
-        close = [(abs(started - self.processed_ms), r) for r in new
-                 if (started := _started_ms(r)) is not None
-                 and abs(started - self.processed_ms) <= START_MATCH_MS]
+        close = [
+            (abs(started - self.processed_ms), r)
+            for r in new
+            if (started := _started_ms(r)) is not None and abs(started - self.processed_ms) <= START_MATCH_MS
+        ]
         return min(close, key=lambda pair: pair[0])[1] if close else None
 
     def _after_our_job_left(self, new: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -385,8 +458,13 @@ class DokployFollower(Follower):
         if by_start is not None:
             return by_start
         if self.queued_ms is not None:
-            since = [r for r in new if (started := _started_ms(r)) is not None and started >= self.queued_ms - START_MATCH_MS
-                     and not any(abs(started - ahead) <= START_MATCH_MS for ahead in self.ahead_started)]
+            since = [
+                r
+                for r in new
+                if (started := _started_ms(r)) is not None
+                and started >= self.queued_ms - START_MATCH_MS
+                and not any(abs(started - ahead) <= START_MATCH_MS for ahead in self.ahead_started)
+            ]
             ordered = sorted(since, key=lambda r: _started_ms(r) or 0)
             # One application's jobs run one at a time, first in first out: those still waiting ahead
             # of ours when we last saw it ran first; those queued after it run after.
@@ -399,8 +477,10 @@ class DokployFollower(Follower):
             d = self.deployment
             ids = ", ".join(f"{r.get('deploymentId')} ({r.get('status')}, started {r.get('startedAt')})" for r in new)
             d.status = Status.UNKNOWN
-            d.message = (f"{len(new)} deployments of this {d.kind} started since the trigger and none carries our marker, "
-                         f"so which one is ours cannot be told: {ids}; see the dashboard")
+            d.message = (
+                f"{len(new)} deployments of this {d.kind} started since the trigger and none carries our marker, "
+                f"so which one is ours cannot be told: {ids}; see the dashboard"
+            )
         return None
 
     def _read_row(self, row: dict[str, Any], want_logs: bool, timeout: float) -> list[str]:
@@ -422,12 +502,16 @@ class DokployFollower(Follower):
         if not want_logs or not (stream or d.status in (Status.FAILED, Status.CANCELLED)):
             return []
         try:
-            lines = self.provider.read_log(d.deployment_id or "", LOG_TAIL_MAX if stream else FAILURE_TAIL, timeout=timeout)
+            lines = self.provider.read_log(
+                d.deployment_id or "", LOG_TAIL_MAX if stream else FAILURE_TAIL, timeout=timeout
+            )
         except DeployerError as exc:  # the status is what matters; a missing log line is not
             self.notices.append(f"{d.label}: could not read the build log: {exc}")
             return []
         if lines is None:
-            self.notices.append("this Dokploy has no deployment.readLogs (v0.29.5 and newer have it): build logs are not shown")
+            self.notices.append(
+                "this Dokploy has no deployment.readLogs (v0.29.5 and newer have it): build logs are not shown"
+            )
             return []
         return self._new_lines(lines, whole=stream and len(lines) < LOG_TAIL_MAX)
 
@@ -435,13 +519,19 @@ class DokployFollower(Follower):
         """Only what was not printed yet. A tail shorter than the cap is the whole log; a capped
         tail is aligned on the last lines printed."""
         if whole:
-            fresh = lines[self.printed:]
+            fresh = lines[self.printed :]
         else:
             anchor = self.last_lines
             at = 0
             if anchor:
-                at = next((i + len(anchor) for i in range(len(lines) - len(anchor), -1, -1)
-                           if lines[i:i + len(anchor)] == anchor), 0)
+                at = next(
+                    (
+                        i + len(anchor)
+                        for i in range(len(lines) - len(anchor), -1, -1)
+                        if lines[i : i + len(anchor)] == anchor
+                    ),
+                    0,
+                )
             fresh = lines[at:]
         self.printed += len(fresh)
         self.last_lines = (self.last_lines + fresh)[-3:]
@@ -451,6 +541,7 @@ class DokployFollower(Follower):
         pass  # no id until the row exists: none is claimed
 
     def cancel(self, timeout: float) -> str:
-        return ("Dokploy cannot cancel a deployment on a self-hosted server (cancelDeployment is cloud-only, "
-                "and killBuild would kill every build on the server): it keeps running")
-
+        return (
+            "Dokploy cannot cancel a deployment on a self-hosted server (cancelDeployment is cloud-only, "
+            "and killBuild would kill every build on the server): it keeps running"
+        )

@@ -31,8 +31,9 @@ class Candidate:
 def in_scope(candidate: Candidate, wanted: ResourceName) -> bool:
     """Whether a candidate sits in the project/environment the name asks for (any, when not asked)."""
     project, _, environment = candidate.scope.partition("/")
-    return (wanted.project is None or wanted.project == project) and \
-        (wanted.environment is None or wanted.environment == environment)
+    return (wanted.project is None or wanted.project == project) and (
+        wanted.environment is None or wanted.environment == environment
+    )
 
 
 def pick(wanted: ResourceName, candidates: list[Candidate], kinds: tuple[str, ...]) -> Candidate:
@@ -50,7 +51,10 @@ def pick(wanted: ResourceName, candidates: list[Candidate], kinds: tuple[str, ..
         if not listed:
             return _fail(wanted, f"no {what} named {wanted}, and nothing at all in that scope is visible to this token")
         return _fail(wanted, f"no {what} named {wanted}; {_listing('candidates', listed)}")
-    hint = "add the project and environment (PROJECT/ENVIRONMENT/NAME, or project:/environment: in the config file), a kind, or use the id"
+    hint = (
+        "add the project and environment (PROJECT/ENVIRONMENT/NAME, or project:/environment: in the config file), "
+        "a kind, or use the id"
+    )
     return _fail(wanted, f"{len(matches)} resources are named {wanted}: {_listing('', matches)}; {hint}")
 
 

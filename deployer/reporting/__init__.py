@@ -4,12 +4,15 @@ Depends on the model and the events alone: nothing here knows HTTP or a provider
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, TextIO
+from collections.abc import Callable, Mapping
+from typing import TextIO
 
 from deployer.reporting.terminal import ConsoleReporter, TerminalReporter
 
 
-def make_reporter(out: TextIO, redact: Callable[[str], str], env: Mapping[str, str], secrets: list[str]) -> ConsoleReporter:
+def make_reporter(
+    out: TextIO, redact: Callable[[str], str], env: Mapping[str, str], secrets: list[str]
+) -> ConsoleReporter:
     """The reporter for where deployer runs: GitHub Actions, GitLab CI, a terminal, or plain."""
     if env.get("GITHUB_ACTIONS") == "true":
         from deployer.reporting.ci import GitHubReporter

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import secrets as random_tokens
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
-from deployer.model import ENDED, Deployment, Status
-from deployer.reporting.base import seconds_text
+from deployer.model import Deployment, Status
+from deployer.reporting.redact import mask_values
 from deployer.reporting.terminal import ConsoleReporter
 from deployer.safe_text import one_line as clean
-from deployer.reporting.redact import mask_values
 
 ANNOTATION_LINES = 20
 ANNOTATION_LIMIT = 4000
@@ -192,11 +192,16 @@ class GitLabReporter(FoldingReporter):
     def _begin_fold(self, title: str) -> None:
         self._count += 1
         self._section = f"deployer_log_{self._count}"  # only letters, digits, _ . - are allowed
-        self._write(f"\x1b[0Ksection_start:{int(time.time())}:{self._section}[collapsed=true]\r\x1b[0K{self.redact(title)}", self.out)
+        self._write(
+            f"\x1b[0Ksection_start:{int(time.time())}:{self._section}[collapsed=true]\r\x1b[0K{self.redact(title)}",
+            self.out,
+        )
 
     def _end_fold(self) -> None:
         self._write(f"\x1b[0Ksection_end:{int(time.time())}:{self._section}\r\x1b[0K", self.out)
 
     def error(self, text: str) -> None:
         self._end_group()
-        self._write(f"\x1b[31;1m{self.redact('deployer: error: ' + clean(text))}\x1b[0m", self.err)  # red, as GitLab shows errors
+        self._write(
+            f"\x1b[31;1m{self.redact('deployer: error: ' + clean(text))}\x1b[0m", self.err
+        )  # red, as GitLab shows errors

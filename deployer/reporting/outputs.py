@@ -44,8 +44,6 @@ def github_output_text(outputs: dict[str, str]) -> str:
     return "".join(chunks)
 
 
-
-
 DOTENV_LIMIT = 5000  # GitLab refuses a dotenv report of 5 KB or more
 
 
@@ -57,7 +55,9 @@ def _dotenv_value(value: str) -> str:
 def dotenv_text(outputs: dict[str, str]) -> str:
     """`KEY=VALUE` lines GitLab accepts: no blank or comment lines, no spaces or newlines in values,
     under 5 KB. Past that, DEPLOY_IDS keeps the whole ids that fit (every id is in the result output)."""
-    values = {key: _dotenv_value(outputs.get(name, ""))[:1000] for name, key in DOTENV_KEYS.items() if key != "DEPLOY_IDS"}
+    values = {
+        key: _dotenv_value(outputs.get(name, ""))[:1000] for name, key in DOTENV_KEYS.items() if key != "DEPLOY_IDS"
+    }
     ids = _dotenv_value(outputs.get("deployment-ids", ""))
     room = DOTENV_LIMIT - sum(len(f"{k}={v}\n".encode()) for k, v in values.items()) - len("DEPLOY_IDS=\n")
     while len(ids.encode()) > room:
@@ -66,12 +66,9 @@ def dotenv_text(outputs: dict[str, str]) -> str:
     return "".join(f"{key}={values[key]}\n" for key in DOTENV_KEYS.values())
 
 
-
-
-
-
-def json_document(outputs: dict[str, str], deployments: list[Deployment], error: str | None,
-                  exit_code: int = 0) -> dict[str, Any]:
+def json_document(
+    outputs: dict[str, str], deployments: list[Deployment], error: str | None, exit_code: int = 0
+) -> dict[str, Any]:
     """The `--output json` document: every output as a field, `result` as a real array, the exit
     code, and an `error` object when the run failed for a reason of its own."""
     document: dict[str, Any] = {key: value for key, value in outputs.items() if key != "result"}

@@ -23,8 +23,14 @@ def secret_parts(secret: str) -> list[str]:
 def mask_values(secret: str) -> list[str]:
     """What to hand GitHub's `::add-mask::`, one line each (a value with a line break inside would
     leave its other lines unmasked): the token and its secret part."""
-    return list(dict.fromkeys(line.strip() for part in secret_parts(secret.strip())
-                              for line in part.splitlines() if len(line.strip()) >= 3))
+    return list(
+        dict.fromkeys(
+            line.strip()
+            for part in secret_parts(secret.strip())
+            for line in part.splitlines()
+            if len(line.strip()) >= 3
+        )
+    )
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -34,8 +40,14 @@ def secret_forms(secret: str) -> set[str]:
     parts = secret_parts(secret)
     forms: set[str] = set()
     for part in parts:
-        for form in (part, quote(part, safe=""), quote_plus(part), json.dumps(part)[1:-1],
-                     part.replace("\\", "\\\\").replace("|", "\\|"), part.replace("|", "\\|")):
+        for form in (
+            part,
+            quote(part, safe=""),
+            quote_plus(part),
+            json.dumps(part)[1:-1],
+            part.replace("\\", "\\\\").replace("|", "\\|"),
+            part.replace("|", "\\|"),
+        ):
             forms.update({form, _HEX.sub(lambda m: m.group(0).lower(), form)})
         forms.update(_base64_forms(part.encode()))
     return {f for f in forms if len(f) >= 3}

@@ -8,8 +8,9 @@ from deployer.reporting.ci import ANNOTATION_LINES
 from deployer.safe_text import one_line as clean
 
 
-def summary_markdown(status: str, duration: int, deployments: list[Deployment], limit: int = 900_000,
-                     error: str | None = None) -> str:
+def summary_markdown(
+    status: str, duration: int, deployments: list[Deployment], limit: int = 900_000, error: str | None = None
+) -> str:
     """The job summary: one row per resource, failed ones' last log lines folded; under `limit` bytes."""
     icon = {"finished": "✅", "failed": "❌", "cancelled": "⚪", "timeout": "⌛", "queued": "🕓", "in_progress": "🔄"}
 
@@ -25,13 +26,15 @@ def summary_markdown(status: str, duration: int, deployments: list[Deployment], 
     for d in deployments:
         took = seconds_text(d.duration) if d.duration is not None else "-"
         link = f"[{cell(d.deployment_id or 'open')}]({cell(d.url)})" if d.url else cell(d.deployment_id or "-")
-        lines.append(f"| {cell(d.label)} | {icon.get(d.status, '')} {d.status} | {took} | {link} | {cell(d.message if d.status != Status.FINISHED else '')} |")
+        message = cell(d.message if d.status != Status.FINISHED else "")
+        lines.append(f"| {cell(d.label)} | {icon.get(d.status, '')} {d.status} | {took} | {link} | {message} |")
     text = "\n".join(lines) + "\n"
     for d in deployments:
         if d.status in ENDED and d.status != Status.FINISHED and d.log_tail:
             body = "\n".join(clean(line)[:500] for line in d.log_tail[-ANNOTATION_LINES:])
             fence = "`" * max(3, _longest_backtick_run(body) + 1)
-            block = f"\n<details><summary>Last lines of {cell(d.label)}'s build log</summary>\n\n{fence}\n{body}\n{fence}\n</details>\n"
+            title = f"<summary>Last lines of {cell(d.label)}'s build log</summary>"
+            block = f"\n<details>{title}\n\n{fence}\n{body}\n{fence}\n</details>\n"
             if len((text + block).encode()) > limit:
                 break
             text += block

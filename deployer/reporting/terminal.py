@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from deployer.model import Deployment, Status
 from deployer.reporting.base import Consumer, seconds_text
@@ -24,8 +25,13 @@ clean = one_line
 class ConsoleReporter(Consumer):
     """Writes plain lines; every line passes through `redact`, so no secret reaches the log."""
 
-    def __init__(self, out: TextIO, redact: Callable[[str], str], err: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        redact: Callable[[str], str],
+        err: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.out = out
         self.err = err or sys.stderr
         self.redact = redact
@@ -130,7 +136,9 @@ class ConsoleReporter(Consumer):
         checks = sum(d.kind == "health-check" for d in deployments)
         counted = f"{len(deployments) - checks} deployment(s)" + (f", {checks} health check(s)" if checks else "")
         # Server text is neutralised part by part here, so that our own colours survive.
-        self._write(self.redact(f"Result: {self._status_word(status).rstrip()} ({counted}, {seconds_text(duration)})"), self.out)
+        self._write(
+            self.redact(f"Result: {self._status_word(status).rstrip()} ({counted}, {seconds_text(duration)})"), self.out
+        )
         width = max((len(clean(d.label)) for d in deployments), default=0)
         for d in deployments:
             took = seconds_text(d.duration) if d.duration is not None else "-"
@@ -201,8 +209,12 @@ class TerminalReporter(ConsoleReporter):
             counts: dict[str, int] = {}
             for d in ended:
                 counts[d.status] = counts.get(d.status, 0) + 1
-            lines.append(("finished" if set(counts) == {"finished"} else "failed" if "failed" in counts else "timeout",
-                          "  ".join(f"{_SYMBOLS.get(k, '?')} {n} {k}" for k, n in counts.items())))
+            lines.append(
+                (
+                    "finished" if set(counts) == {"finished"} else "failed" if "failed" in counts else "timeout",
+                    "  ".join(f"{_SYMBOLS.get(k, '?')} {n} {k}" for k, n in counts.items()),
+                )
+            )
         space = room - len(lines)
         if len(shown) > space:
             more = len(shown) - (space - 1)
@@ -212,7 +224,8 @@ class TerminalReporter(ConsoleReporter):
         width = max((_cells(clean(d.label)) for d in shown), default=0)
         for d in shown:
             label = clean(d.label)
-            text = f"{_SYMBOLS.get(d.status, '?')} {d.status:<11} {label}{' ' * (width - _cells(label))} {seconds_text(elapsed):>7}"
+            padding = " " * (width - _cells(label))
+            text = f"{_SYMBOLS.get(d.status, '?')} {d.status:<11} {label}{padding} {seconds_text(elapsed):>7}"
             lines.append((d.status, text))
         if more:
             lines.append(("queued", f"… and {more} more still running"))
@@ -254,7 +267,9 @@ def _cells(text: str) -> int:
     """How many terminal cells `text` takes (wide East Asian characters take two)."""
     import unicodedata
 
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1 for ch in text)
+    return sum(
+        2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1 for ch in text
+    )
 
 
 def _fit(text: str, cells: int) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from deployer.simulator.coolify import CoolifySimulator, SimResource
 from deployer.simulator.dokploy import DokploySimulator, SimTarget
@@ -15,15 +16,22 @@ DEMO_TOKEN = "demo-token-not-a-secret"
 def demo_server(provider: str = "coolify", *, fail: bool = False) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Serve a two-resource demo; yield (url, token, options naming the targets)."""
     if provider == "dokploy":
-        apps = [SimTarget("web", id="webDemoApp0000000000001", build_seconds=4.0),
-                SimTarget("worker", id="workerDemoApp000000002", build_seconds=4.0, outcome="error" if fail else "done")]
+        apps = [
+            SimTarget("web", id="webDemoApp0000000000001", build_seconds=4.0),
+            SimTarget("worker", id="workerDemoApp000000002", build_seconds=4.0, outcome="error" if fail else "done"),
+        ]
         with DokploySimulator(apps, keys={DEMO_TOKEN: None}, queue_delay=1.0) as dokploy:
             yield dokploy.url, DEMO_TOKEN, {"application_id": (",".join(a.id for a in apps),)}
         return
     resources = [
         SimResource("web", uuid="w3b0demo0app0000000000001", queue_seconds=1.0, build_seconds=5.0),
-        SimResource("worker", uuid="w0rk3rdemo0app00000000002", queue_seconds=1.5, build_seconds=7.0,
-                    outcome="failed" if fail else "finished"),
+        SimResource(
+            "worker",
+            uuid="w0rk3rdemo0app00000000002",
+            queue_seconds=1.5,
+            build_seconds=7.0,
+            outcome="failed" if fail else "finished",
+        ),
     ]
     with CoolifySimulator(resources, tokens={DEMO_TOKEN: frozenset({"root"})}) as sim:
         yield sim.url, DEMO_TOKEN, {"uuid": (",".join(r.uuid for r in resources),)}

@@ -22,12 +22,18 @@ def main() -> None:
     build = options.build_seconds
     sim: Any
     if options.provider == "dokploy":
-        targets = [SimTarget("web", id="webApp000000000000000001", build_seconds=build),
-                   SimTarget("broken", id="brokenApp000000000000003", outcome="error", build_seconds=build / 2),
-                   SimTarget("stack", id="stack0000000000000000004", kind="compose", build_seconds=build)]
-        sim = DokploySimulator(targets, keys={options.token: None}, host=options.host, port=options.port, speed=options.speed)
+        targets = [
+            SimTarget("web", id="webApp000000000000000001", build_seconds=build),
+            SimTarget("broken", id="brokenApp000000000000003", outcome="error", build_seconds=build / 2),
+            SimTarget("stack", id="stack0000000000000000004", kind="compose", build_seconds=build),
+        ]
+        sim = DokploySimulator(
+            targets, keys={options.token: None}, host=options.host, port=options.port, speed=options.speed
+        )
         rows = [f"  {t.kind:<12} {t.name:<8} id {t.id}  -> {t.outcome}" for t in targets]
-        hint = f"deployer deploy --provider dokploy --url {{url}} --token {options.token} --application-id {targets[0].id}"
+        hint = (
+            f"deployer deploy --provider dokploy --url {{url}} --token {options.token} --application-id {targets[0].id}"
+        )
     else:
         resources = [
             SimResource("web", uuid="web000000000000000000001", tags=("prod",), build_seconds=build),
@@ -35,9 +41,17 @@ def main() -> None:
             SimResource("broken", uuid="broken000000000000000003", outcome="failed", build_seconds=build / 2),
             SimResource("cache", uuid="cache0000000000000000004", kind="service", status="exited", tags=("prod",)),
         ]
-        sim = CoolifySimulator(resources, tokens={options.token: frozenset({"root"})}, host=options.host,
-                               port=options.port, speed=options.speed)
-        rows = [f"  {r.kind:<12} {r.name:<8} uuid {r.uuid}  tags {','.join(r.tags) or '-'}  -> {r.outcome}" for r in resources]
+        sim = CoolifySimulator(
+            resources,
+            tokens={options.token: frozenset({"root"})},
+            host=options.host,
+            port=options.port,
+            speed=options.speed,
+        )
+        rows = [
+            f"  {r.kind:<12} {r.name:<8} uuid {r.uuid}  tags {','.join(r.tags) or '-'}  -> {r.outcome}"
+            for r in resources
+        ]
         hint = f"deployer deploy --url {{url}} --token {options.token} --tag prod"
     with sim:
         print(f"Simulated {options.provider} at {sim.url}, token {options.token!r}", flush=True)

@@ -110,8 +110,14 @@ class CoolifySimulator(SimulatedServer):
         for r in resources:
             for i in range(r.history):
                 start = -1000.0 * (r.history - i)
-                past = SimDeployment(id=len(self.deployments) + 1, uuid=new_uuid(), resource=r, created=start,
-                                     start=start + r.queue_seconds, end=start + r.queue_seconds + r.build_seconds)
+                past = SimDeployment(
+                    id=len(self.deployments) + 1,
+                    uuid=new_uuid(),
+                    resource=r,
+                    created=start,
+                    start=start + r.queue_seconds,
+                    end=start + r.queue_seconds + r.build_seconds,
+                )
                 self.deployments.append(past)
 
     # -- clock -----------------------------------------------------------------------------------
@@ -136,16 +142,24 @@ class CoolifySimulator(SimulatedServer):
         return {"finished": "finished", "failed": "failed", "cancelled": "cancelled-by-user"}[d.resource.outcome]
 
     def _active(self, resource: SimResource) -> list[SimDeployment]:
-        return [d for d in self.deployments if d.resource is resource and self.status_of(d) in ("queued", "in_progress")]
+        return [
+            d for d in self.deployments if d.resource is resource and self.status_of(d) in ("queued", "in_progress")
+        ]
 
     def _create(self, resource: SimResource, pr: int, docker_tag: str | None, force: bool) -> SimDeployment:
         now = self.now()
         busy_until = max([d.end for d in self._active(resource)], default=now)
         start = max(now + resource.queue_seconds, busy_until)
         d = SimDeployment(
-            id=len(self.deployments) + 1, uuid=new_uuid(), resource=resource, created=now,
-            start=start, end=start + resource.build_seconds, pull_request_id=pr,
-            docker_tag=docker_tag, force=force,
+            id=len(self.deployments) + 1,
+            uuid=new_uuid(),
+            resource=resource,
+            created=now,
+            start=start,
+            end=start + resource.build_seconds,
+            pull_request_id=pr,
+            docker_tag=docker_tag,
+            force=force,
         )
         d.entries = build_log(d)
         if not resource.vanishes:
@@ -180,7 +194,11 @@ class CoolifySimulator(SimulatedServer):
             "only_this_server": False,
             "rollback": False,
             "commit_message": None,
-            "finished_at": self.stamp(d.cancelled_at if d.cancelled_at is not None and d.cancelled_at < d.end else d.end) if ended else None,
+            "finished_at": self.stamp(
+                d.cancelled_at if d.cancelled_at is not None and d.cancelled_at < d.end else d.end
+            )
+            if ended
+            else None,
         }
         if sensitive:
             limit = min(now, d.cancelled_at) if d.cancelled_at is not None else now
@@ -230,12 +248,13 @@ class CoolifySimulator(SimulatedServer):
         if len(hits) > self.rate_limit:
             return self._error(request, 429, "Too Many Attempts.", {"Retry-After": "60"})
         permissions = self.tokens[token]
-        path = request.path[len("/api/v1"):]
+        path = request.path[len("/api/v1") :]
         method = request.method
         for route_method, pattern, name in _ROUTES:
             match = re.fullmatch(pattern, path)
             if match and route_method == method:
-                return getattr(self, name)(request, permissions, *match.groups())
+                reply: Reply = getattr(self, name)(request, permissions, *match.groups())
+                return reply
         if path == "/deploy" and method == "GET":
             return self._error(request, 405, "This endpoint has changed to a POST request.")
         return self._error(request, 404, "Not found.")
@@ -295,10 +314,16 @@ class CoolifySimulator(SimulatedServer):
             return self._queue_full_reply(request)
 
     def _queue_full_reply(self, request: Request) -> Reply:
-        return self._error(request, 429, "Deployment queue is full. Please wait for existing deployments to complete.",
-                           {"Retry-After": str(self.retry_after)})
+        return self._error(
+            request,
+            429,
+            "Deployment queue is full. Please wait for existing deployments to complete.",
+            {"Retry-After": str(self.retry_after)},
+        )
 
-    def _deploy_by_uuid(self, request: Request, uuids: list[str], force: bool, pr: int, docker_tag: str | None) -> Reply:
+    def _deploy_by_uuid(
+        self, request: Request, uuids: list[str], force: bool, pr: int, docker_tag: str | None
+    ) -> Reply:
         items = []
         for uuid in uuids:
             resource = self.resources.get(uuid)
@@ -353,7 +378,9 @@ class CoolifySimulator(SimulatedServer):
             active = [d for d in self.deployments if self.status_of(d) in ("queued", "in_progress")]
             if len(active) >= self.queue_limit:
                 raise _QueueFull()
-        if not force and any(d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == "HEAD" for d in self._active(r)):
+        if not force and any(
+            d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == "HEAD" for d in self._active(r)
+        ):
             return PHANTOM, new_uuid()  # never saved: polling it gives 404
         d = self._create(r, pr, docker_tag, force)
         return f"Application {r.name} deployment queued.", d.uuid
@@ -391,8 +418,11 @@ class CoolifySimulator(SimulatedServer):
         if status not in ("queued", "in_progress"):
             return self._error(request, 400, f"Deployment cannot be cancelled. Current status: {status}")
         d.cancelled_at = self.now()
-        return Reply(200, {"message": "Deployment cancelled successfully.", "deployment_uuid": uuid, "status": "cancelled-by-user"},
-                     delay=self.cancel_seconds)
+        return Reply(
+            200,
+            {"message": "Deployment cancelled successfully.", "deployment_uuid": uuid, "status": "cancelled-by-user"},
+            delay=self.cancel_seconds,
+        )
 
     def app_deployments(self, request: Request, permissions: Any, uuid: str) -> Reply:
         denied = self._needs(request, permissions, "read")
@@ -403,8 +433,10 @@ class CoolifySimulator(SimulatedServer):
             return self._error(request, 404, "Application not found.")
         skip = int((request.query.get("skip") or ["0"])[0] or 0)
         take = int((request.query.get("take") or ["10"])[0] or 10)
-        rows = [self.row(d, self._can(permissions, "read:sensitive")) for d in reversed(self.deployments) if d.resource is r]
-        return Reply(200, {"count": len(rows), "deployments": rows[skip:skip + take]})
+        rows = [
+            self.row(d, self._can(permissions, "read:sensitive")) for d in reversed(self.deployments) if d.resource is r
+        ]
+        return Reply(200, {"count": len(rows), "deployments": rows[skip : skip + take]})
 
     def get_resource(self, request: Request, permissions: Any, plural: str, uuid: str) -> Reply:
         denied = self._needs(request, permissions, "read")
@@ -421,12 +453,23 @@ class CoolifySimulator(SimulatedServer):
         if denied:
             return denied
         tag = (request.query.get("tag") or [""])[-1]
-        return Reply(200, [self._resource_body(r) for r in self.resources.values()
-                           if r.kind == plural[:-1] and (not tag or tag in r.tags)])
+        return Reply(
+            200,
+            [
+                self._resource_body(r)
+                for r in self.resources.values()
+                if r.kind == plural[:-1] and (not tag or tag in r.tags)
+            ],
+        )
 
     def _resource_body(self, r: SimResource) -> dict[str, Any]:
-        return {"uuid": r.uuid, "name": r.name, "status": self._resource_status(r), "fqdn": r.fqdn,
-                "environment_id": self._environment_ids()[(r.project, r.environment)]}
+        return {
+            "uuid": r.uuid,
+            "name": r.name,
+            "status": self._resource_status(r),
+            "fqdn": r.fqdn,
+            "environment_id": self._environment_ids()[(r.project, r.environment)],
+        }
 
     def _environment_ids(self) -> dict[tuple[str, str], int]:
         scopes = sorted({(r.project, r.environment) for r in self.resources.values()})
@@ -441,7 +484,10 @@ class CoolifySimulator(SimulatedServer):
         if denied:
             return denied
         names = sorted({r.project for r in self.resources.values()})
-        return Reply(200, [{"id": i + 1, "uuid": self._project_uuid(n), "name": n, "description": None} for i, n in enumerate(names)])
+        return Reply(
+            200,
+            [{"id": i + 1, "uuid": self._project_uuid(n), "name": n, "description": None} for i, n in enumerate(names)],
+        )
 
     def _project(self, request: Request, permissions: Any, uuid: str) -> str | Reply:
         """The project's name, or the answer to give instead (no read permission, no such project)."""
@@ -456,8 +502,14 @@ class CoolifySimulator(SimulatedServer):
         if isinstance(project, Reply):
             return project
         ids = self._environment_ids()
-        return Reply(200, [{"id": env_id, "name": env, "project_id": 1, "description": None}
-                           for (p, env), env_id in ids.items() if p == project])
+        return Reply(
+            200,
+            [
+                {"id": env_id, "name": env, "project_id": 1, "description": None}
+                for (p, env), env_id in ids.items()
+                if p == project
+            ],
+        )
 
     def environment_details(self, request: Request, permissions: Any, uuid: str, environment: str) -> Reply:
         project = self._project(request, permissions, uuid)
@@ -518,7 +570,7 @@ def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
     if r.outcome == "failed":
         steps += [
             (None, "#9 [4/5] RUN npm run build", False),
-            (None, "#9 ERROR: process \"/bin/sh -c npm run build\" did not complete successfully: exit code: 1", False),
+            (None, '#9 ERROR: process "/bin/sh -c npm run build" did not complete successfully: exit code: 1', False),
             (None, "Deployment failed. Removing the new version of your application.", False),
         ]
     else:

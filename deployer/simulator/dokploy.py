@@ -92,8 +92,9 @@ class DokploySimulator(SimulatedServer):
         for target in targets:
             for i in range(target.previous):
                 at = -100.0 + i
-                self.jobs.append(SimJob(len(self.jobs) + 1, target, f"Earlier deploy {i + 1}", "Commit: 0ld",
-                                        at, at, at + 1))
+                self.jobs.append(
+                    SimJob(len(self.jobs) + 1, target, f"Earlier deploy {i + 1}", "Commit: 0ld", at, at, at + 1)
+                )
         self.deploy_calls = 0
         self.killed_every_build = False
         self.restarted_at_job = 0  # job ids start again at job-1 after a restart
@@ -110,8 +111,15 @@ class DokploySimulator(SimulatedServer):
 
     # -- state -----------------------------------------------------------------------------------
 
-    def enqueue(self, target: SimTarget, title: str = "NEW CHANGES", description: str = "", *,
-                outcome: str | None = None, build_seconds: float | None = None) -> SimJob:
+    def enqueue(
+        self,
+        target: SimTarget,
+        title: str = "NEW CHANGES",
+        description: str = "",
+        *,
+        outcome: str | None = None,
+        build_seconds: float | None = None,
+    ) -> SimJob:
         """Queue a deploy (one build at a time, first in first out): deployer's, or anyone else's
         (a webhook deploy's row is titled "NEW CHANGES")."""
         now = self.now()
@@ -138,7 +146,9 @@ class DokploySimulator(SimulatedServer):
         """Add `count` instant deployments, pushing older rows out of the last RETAINED."""
         now = self.now()
         for i in range(count):
-            self.jobs.append(SimJob(len(self.jobs) + 1, target, f"Other deploy {i}", "", now, now + i * 1e-6, now + i * 1e-6))
+            self.jobs.append(
+                SimJob(len(self.jobs) + 1, target, f"Other deploy {i}", "", now, now + i * 1e-6, now + i * 1e-6)
+            )
 
     def row_status(self, job: SimJob, now: float) -> str:
         if job.cancelled_at is not None:
@@ -184,8 +194,11 @@ class DokploySimulator(SimulatedServer):
         lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
         lines += [f"Step {i + 1}/{t.log_lines}: building" for i in range(t.log_lines)]
         if job.result == "error":
-            lines += ["ERROR: failed to solve: process \"/bin/sh -c npm run build\" did not complete successfully: exit code: 1",
-                      "Error occurred ❌, check the logs for details."]
+            lines += [
+                'ERROR: failed to solve: process "/bin/sh -c npm run build" did not complete successfully: '
+                "exit code: 1",
+                "Error occurred ❌, check the logs for details.",
+            ]
         else:
             lines += ["Docker Deployed: ✅"]
         end = job.cancelled_at if job.cancelled_at is not None else job.end
@@ -208,7 +221,7 @@ class DokploySimulator(SimulatedServer):
                 return Reply(401, {"message": "Unauthorized"}, content_type="application/json; charset=utf-8")
         if key not in self.keys:
             return Reply(401, {"message": "Unauthorized"}, content_type="application/json; charset=utf-8")
-        procedure = request.path[len("/api/"):]
+        procedure = request.path[len("/api/") :]
         handler = _PROCEDURES.get(procedure)
         old = self.old_version and procedure in ("deployment.readLogs", "deployment.queueList")
         # An unknown procedure, or one asked with the other method, is a JSON 404 (there is no 405).
@@ -217,21 +230,32 @@ class DokploySimulator(SimulatedServer):
         method, name = handler
         if method == "POST":
             if "application/json" not in request.headers.get("content-type", ""):
-                return Reply(415, _procedure_error("UNSUPPORTED_MEDIA_TYPE", 415, procedure, "Unsupported content-type"))
+                return Reply(
+                    415, _procedure_error("UNSUPPORTED_MEDIA_TYPE", 415, procedure, "Unsupported content-type")
+                )
             try:
                 params = json.loads(request.body or b"{}")
             except ValueError:
                 return Reply(400, _procedure_error("PARSE_ERROR", 400, procedure, "Invalid JSON"))
         else:
             params = {k: v[-1] for k, v in request.query.items()}
-        return getattr(self, name)(procedure, key, params if isinstance(params, dict) else {})
+        reply: Reply = getattr(self, name)(procedure, key, params if isinstance(params, dict) else {})
+        return reply
 
     def _target(self, procedure: str, key: str, params: dict[str, Any], kind: str) -> SimTarget | Reply:
         id_field = "applicationId" if kind == "application" else "composeId"
         target_id = params.get(id_field)
         if not isinstance(target_id, str) or not target_id:
-            return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed",
-                                               zod=[{"code": "invalid_type", "path": [id_field], "message": "Required"}]))
+            return Reply(
+                400,
+                _procedure_error(
+                    "BAD_REQUEST",
+                    400,
+                    procedure,
+                    "Input validation failed",
+                    zod=[{"code": "invalid_type", "path": [id_field], "message": "Required"}],
+                ),
+            )
         target = self.targets.get(target_id)
         if target is None or target.kind != kind:
             what = "Application" if kind == "application" else "Compose"
@@ -273,16 +297,26 @@ class DokploySimulator(SimulatedServer):
             id_field = "applicationId" if t.kind == "application" else "composeId"
             kind = "application" if t.kind == "application" else "compose"
             entry: dict[str, Any] = {
-                "id": f"job-{job.id - self.restarted_at_job}", "name": "deployments",
-                "data": {id_field: t.id, "titleLog": job.title, "descriptionLog": job.description,
-                         "type": "deploy", "applicationType": kind, "server": False},
+                "id": f"job-{job.id - self.restarted_at_job}",
+                "name": "deployments",
+                "data": {
+                    id_field: t.id,
+                    "titleLog": job.title,
+                    "descriptionLog": job.description,
+                    "type": "deploy",
+                    "applicationType": kind,
+                    "server": False,
+                },
                 "timestamp": self.epoch_ms(job.enqueued),
             }
             if now >= job.start:
                 entry["processedOn"] = self.epoch_ms(job.start)
             entry["state"] = "active" if now >= job.start else "waiting"
-            entry["servicePath"] = {"href": f"/dashboard/project/prj-{t.project}/environment/env-{t.project}-{t.environment}"
-                                            f"/services/{kind}/{t.id}", "label": kind.capitalize()}
+            entry["servicePath"] = {
+                "href": f"/dashboard/project/prj-{t.project}/environment/env-{t.project}-{t.environment}"
+                f"/services/{kind}/{t.id}",
+                "label": kind.capitalize(),
+            }
             jobs.append(entry)
         return Reply(200, jobs)
 
@@ -294,7 +328,7 @@ class DokploySimulator(SimulatedServer):
         job = next((j for j in self.jobs if j.deployment_id == deployment_id and not j.lost), None)
         if job is None:
             return Reply(404, _procedure_error("NOT_FOUND", 404, procedure, "Deployment not found"))
-        lines = self.log_of(job)[-int(tail_text):]
+        lines = self.log_of(job)[-int(tail_text) :]
         return Reply(200, "".join(line + "\n" for line in lines))
 
     def application_one(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
@@ -317,20 +351,38 @@ class DokploySimulator(SimulatedServer):
         for target in self.targets.values():
             if allowed is not None and target.id not in allowed:
                 continue
-            project = projects.setdefault(target.project, {
-                "projectId": f"prj-{target.project}", "name": target.project, "description": None, "environments": {}})
-            environment = project["environments"].setdefault(target.environment, {
-                "environmentId": f"env-{target.project}-{target.environment}", "name": target.environment,
-                "isDefault": target.environment == "production", "applications": [], "compose": [],
-                "mariadb": [], "mongo": [], "mysql": [], "postgres": [], "redis": []})
+            project = projects.setdefault(
+                target.project,
+                {"projectId": f"prj-{target.project}", "name": target.project, "description": None, "environments": {}},
+            )
+            environment = project["environments"].setdefault(
+                target.environment,
+                {
+                    "environmentId": f"env-{target.project}-{target.environment}",
+                    "name": target.environment,
+                    "isDefault": target.environment == "production",
+                    "applications": [],
+                    "compose": [],
+                    "mariadb": [],
+                    "mongo": [],
+                    "mysql": [],
+                    "postgres": [],
+                    "redis": [],
+                },
+            )
             if target.kind == "application":
-                environment["applications"].append({"applicationId": target.id, "name": target.name, "applicationStatus": "done"})
+                environment["applications"].append(
+                    {"applicationId": target.id, "name": target.name, "applicationStatus": "done"}
+                )
             else:
                 environment["compose"].append({"composeId": target.id, "name": target.name, "composeStatus": "done"})
         return Reply(200, [dict(p, environments=list(p["environments"].values())) for p in projects.values()])
 
     def cancel(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
-        return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Deployment cancellation only available in cloud version"))
+        return Reply(
+            400,
+            _procedure_error("BAD_REQUEST", 400, procedure, "Deployment cancellation only available in cloud version"),
+        )
 
     def kill_build(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
         self.killed_every_build = True  # what the real one does; tests assert deployer never gets here
@@ -341,8 +393,11 @@ class DokploySimulator(SimulatedServer):
 
 
 def _procedure_error(code: str, status: int, path: str, message: str, zod: Any = None) -> dict[str, Any]:
-    return {"message": message, "code": code,
-            "data": {"code": code, "httpStatus": status, "path": path, "zodError": zod}}
+    return {
+        "message": message,
+        "code": code,
+        "data": {"code": code, "httpStatus": status, "path": path, "zodError": zod},
+    }
 
 
 _PROCEDURES = {

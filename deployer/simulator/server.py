@@ -65,14 +65,14 @@ class Faults:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
 
-    def pick(self, request: "Request") -> str | None:
+    def pick(self, request: Request) -> str | None:
         if self._random.random() >= self.rate:
             return None
         kind = self._random.choice(self.kinds)
         self.log.append((kind, request.method, request.path))
         return kind
 
-    def choice(self, options: list) -> object:
+    def choice(self, options: list[Any]) -> object:
         return self._random.choice(options)
 
 
@@ -82,7 +82,9 @@ class SimulatedServer:
     Its clock runs `speed` times faster than real time, so long deployments can be simulated quickly.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0, faults: Faults | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, speed: float = 1.0, faults: Faults | None = None
+    ) -> None:
         self.speed = speed
         self.faults = faults
         self._shift = 0.0
@@ -208,7 +210,7 @@ class SimulatedServer:
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError
 
-    def start(self) -> "SimulatedServer":
+    def start(self) -> SimulatedServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -217,7 +219,7 @@ class SimulatedServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "SimulatedServer":
+    def __enter__(self) -> SimulatedServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

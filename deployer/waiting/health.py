@@ -7,8 +7,9 @@ A check still failing at the deadline fails its deployment, with the last answer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from deployer.events import Emit, Message, StatusChanged
 from deployer.model import Deployment, Status, utc_now
@@ -46,8 +47,12 @@ class UrlProber:
 
         from deployer import __version__
 
-        self.client: httpx.Client = httpx.Client(verify=verify, follow_redirects=True, max_redirects=5,
-                                                 headers={"User-Agent": f"deployer/{__version__} (health check)"})
+        self.client: httpx.Client = httpx.Client(
+            verify=verify,
+            follow_redirects=True,
+            max_redirects=5,
+            headers={"User-Agent": f"deployer/{__version__} (health check)"},
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -86,13 +91,28 @@ class UrlProber:
 
 def url_check(url: str, provider: str, prober: UrlProber) -> HealthCheck:
     """A check with its own result entry (kind `health-check`): it belongs to no one deployment."""
-    record = Deployment(provider, resource=url, kind="health-check", status=Status.IN_PROGRESS, name=f"health {url}",
-                        started_at=utc_now())
+    record = Deployment(
+        provider,
+        resource=url,
+        kind="health-check",
+        status=Status.IN_PROGRESS,
+        name=f"health {url}",
+        started_at=utc_now(),
+    )
     return HealthCheck(record, url, prober.probe(url))
 
 
-def gate(settings: Settings, provider: Provider, deployments: list[Deployment], emit: Emit, *,
-         started: float, deadline: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> list[Deployment]:
+def gate(
+    settings: Settings,
+    provider: Provider,
+    deployments: list[Deployment],
+    emit: Emit,
+    *,
+    started: float,
+    deadline: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> list[Deployment]:
     """The health gate after the deployments: only when every one finished. Returns the result
     entries of the URL checks (a server's own checks report in their deployment's entry)."""
     if not (settings.health_urls or settings.wait_healthy):
@@ -110,10 +130,21 @@ def gate(settings: Settings, provider: Provider, deployments: list[Deployment], 
                 if probe is not None:
                     checks.append(HealthCheck(d, f"{d.label} (Coolify's health check)", probe))
             if not apps:
-                emit(Message("--wait-healthy: no application was deployed, so there is no Coolify health check to wait for"))
+                emit(
+                    Message(
+                        "--wait-healthy: no application was deployed, so there is no Coolify health check to wait for"
+                    )
+                )
         checks += [url_check(url, settings.provider, prober) for url in settings.health_urls]
-        wait_until_healthy(checks, emit, started=started, deadline=deadline, poll_interval=settings.poll_interval,
-                           clock=clock, sleep=sleep)
+        wait_until_healthy(
+            checks,
+            emit,
+            started=started,
+            deadline=deadline,
+            poll_interval=settings.poll_interval,
+            clock=clock,
+            sleep=sleep,
+        )
     finally:
         prober.close()
     return [c.deployment for c in checks if c.deployment.kind == "health-check"]
@@ -147,7 +178,12 @@ def wait_until_healthy(
         sleep(min(pause, max(0.0, deadline - clock())))
         pause = min(pause * 2, poll_interval)
     for check in pending:
-        _settle(check, Status.FAILED, f"{check.what} was not healthy within the timeout; last answer: {check.last}", clock() - started)
+        _settle(
+            check,
+            Status.FAILED,
+            f"{check.what} was not healthy within the timeout; last answer: {check.last}",
+            clock() - started,
+        )
         emit(StatusChanged(check.deployment, clock() - started))
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from deployer.errors import AuthenticationFailed, NotFound, PermissionDenied, ServerError
 from deployer.events import Emit, FailureLog, LogLines, Message, StatusChanged, Tick
@@ -36,7 +36,9 @@ CANCEL_WORKERS = 16
 BatchCheck = Callable[..., "tuple[dict[Follower, CheckResult], list[Follower]]"]
 
 
-def no_batch(due: list[Follower], active: list[Follower], *, want_logs: bool, timeout: float) -> tuple[dict[Follower, CheckResult], list[Follower]]:
+def no_batch(
+    due: list[Follower], active: list[Follower], *, want_logs: bool, timeout: float
+) -> tuple[dict[Follower, CheckResult], list[Follower]]:
     """Every follower checks on its own."""
     return {}, []
 
@@ -78,8 +80,18 @@ def follow_all(
     Raises AuthenticationFailed or PermissionDenied (for all deployments at once) when the token
     cannot read deployments; every other server fault is retried until the deadline.
     """
-    loop = _Loop(followers, emit, started=started, deadline=deadline, poll_interval=poll_interval, logs=logs,
-                 budget_per_minute=budget_per_minute, check_batch=check_batch, clock=clock, sleep=sleep)
+    loop = _Loop(
+        followers,
+        emit,
+        started=started,
+        deadline=deadline,
+        poll_interval=poll_interval,
+        logs=logs,
+        budget_per_minute=budget_per_minute,
+        check_batch=check_batch,
+        clock=clock,
+        sleep=sleep,
+    )
     running = loop.run()
     said = cancel_all([w.follower for w in running]) if cancel_on_timeout else {}
     for watch in running:
@@ -89,17 +101,31 @@ def follow_all(
 class _Loop:
     """The schedule of one run's checks: who is due, what the budget allows, what each answer means."""
 
-    def __init__(self, followers: list[Follower], emit: Emit, *, started: float, deadline: float, poll_interval: float,
-                 logs: str, budget_per_minute: float, check_batch: BatchCheck, clock: Callable[[], float],
-                 sleep: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        followers: list[Follower],
+        emit: Emit,
+        *,
+        started: float,
+        deadline: float,
+        poll_interval: float,
+        logs: str,
+        budget_per_minute: float,
+        check_batch: BatchCheck,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
         self.emit, self.started, self.deadline, self.logs = emit, started, deadline, logs
         self.poll_interval, self.check_batch, self.clock, self.sleep = poll_interval, check_batch, clock, sleep
         self.want_logs = logs != "none"
         now = clock()
         self.budget = RequestBudget(budget_per_minute, now)
         self.budget.take()  # the trigger counts against the same limit
-        self.watches = [_Watch(f, due=now, backoff=Backoff(poll_interval), last_status=f.deployment.status)
-                        for f in followers if not f.deployment.ended]
+        self.watches = [
+            _Watch(f, due=now, backoff=Backoff(poll_interval), last_status=f.deployment.status)
+            for f in followers
+            if not f.deployment.ended
+        ]
         for f in followers:
             if f.deployment.ended:
                 _finish(f.deployment, started, clock())
@@ -153,15 +179,18 @@ class _Loop:
         if any(w.alone_next for w in active):
             return {}, 0
         by_follower = {w.follower: w for w in active}
-        answered, left = self.check_batch([w.follower for w in due], list(by_follower), want_logs=self.want_logs,
-                                          timeout=timeout)
+        answered, left = self.check_batch(
+            [w.follower for w in due], list(by_follower), want_logs=self.want_logs, timeout=timeout
+        )
         sent = 1 if answered or left else 0
         self.budget.take(sent)
         for follower in left:
             by_follower[follower].alone_next = True
         return {by_follower[f]: result for f, result in answered.items()}, sent
 
-    def _alone(self, active: list[_Watch], due: list[_Watch], results: dict[_Watch, CheckResult], tokens: int) -> list[_Watch]:
+    def _alone(
+        self, active: list[_Watch], due: list[_Watch], results: dict[_Watch, CheckResult], tokens: int
+    ) -> list[_Watch]:
         """Who checks on their own this turn: those that left the list first, then the due ones.
         At most one per worker: a burst of checks each carrying a whole build log would otherwise
         hold all their answers at once (memory), and the budget stays spread."""
