@@ -258,7 +258,7 @@ def run(
     return DeployResult(
         deployments=deployments,
         status=overall_status(deployments, waited, interrupted),
-        exit_code=exit_code(deployments, error),
+        exit_code=int(exit_code(deployments, error)),
         duration=int(round(clock() - started)),  # from the trigger to the last end, as this run saw it
         error=str(error) if error else None,
     )

@@ -9,7 +9,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import httpx
@@ -253,9 +253,16 @@ class ApiClient:
         request = self._client.build_request(method, url, params=params, json=json_body, timeout=timeout)
         response = self._client.send(request, stream=True)
         try:
-            decoder = _Decoder(response.headers.get("content-encoding", ""), method, url)
+            chunks: Iterable[bytes]
+            if response.is_stream_consumed:  # an answer made in memory (httpx.MockTransport): read, and decoded
+                decoder, chunks = _Decoder("", method, url), [response.content]
+            else:
+                decoder, chunks = (
+                    _Decoder(response.headers.get("content-encoding", ""), method, url),
+                    response.iter_raw(),
+                )
             content = bytearray()  # grown in place: no second copy of a large answer
-            for chunk in response.iter_raw():
+            for chunk in chunks:
                 if cancelled.is_set():
                     break
                 content += decoder.feed(chunk, room=max_bytes - len(content) + 1)

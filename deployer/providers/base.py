@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from deployer.errors import DeployerError, HTTPStatusError, ServerError
 from deployer.http import ApiClient
@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 
     from deployer.config.settings import Settings
     from deployer.retry import TriggerRetry
-    from deployer.waiting.health import Probe, UrlProber
+
+#: A health probe looks once, within a time limit: (healthy?, what it saw, in one line).
+Probe = Callable[[float], "tuple[bool, str]"]
+
+
+class Prober(Protocol):
+    """Makes probes of URLs (deployer.waiting.health.UrlProber)."""
+
+    def probe(self, url: str) -> Probe: ...
+
 
 #: One answer of a batch check: the new log lines of a deployment, or the error that kept it unread.
 CheckResult = tuple[list[str], "ServerError | None"]
@@ -129,7 +138,7 @@ class Provider(ABC):
         nothing sent, every follower checks on its own."""
         return {}, []
 
-    def health_probe(self, deployment: Deployment, prober: UrlProber) -> Probe | None:
+    def health_probe(self, deployment: Deployment, prober: Prober) -> Probe | None:
         """The server's own view of a deployed resource's health (`--wait-healthy`), or None
         where the server has none."""
         return None

@@ -34,7 +34,16 @@ from deployer.model import (
     seconds_between,
     seconds_from_to,
 )
-from deployer.providers.base import CheckResult, EndedFollower, ErrorRule, Follower, Provider, translate
+from deployer.providers.base import (
+    CheckResult,
+    EndedFollower,
+    ErrorRule,
+    Follower,
+    Probe,
+    Prober,
+    Provider,
+    translate,
+)
 from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
 
@@ -42,7 +51,6 @@ if TYPE_CHECKING:
     import httpx
 
     from deployer.config.settings import Settings
-    from deployer.waiting.health import Probe, UrlProber
 
 PHANTOM = "Deployment already queued for this commit."
 _STATUS = {
@@ -215,7 +223,7 @@ class CoolifyProvider(Provider):
 
     # -- health, for --wait-healthy ----------------------------------------------------------------
 
-    def health_probe(self, deployment: Deployment, prober: UrlProber) -> Probe | None:
+    def health_probe(self, deployment: Deployment, prober: Prober) -> Probe | None:
         """A probe of Coolify's view of a deployed application: `running:healthy`; with no health
         check configured (`running:unknown`), its first domain (asked through `prober`) answering 2xx."""
         uuid = deployment.resource

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.events import Emit, Message, StatusChanged
 from deployer.model import Deployment, Status, utc_now
+from deployer.providers.base import Probe
 
 if TYPE_CHECKING:
     import httpx
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from deployer.config.settings import Settings
     from deployer.providers.base import Provider
 
-#: A probe looks once, within a time limit: (healthy?, what it saw, in one line).
-Probe = Callable[[float], "tuple[bool, str]"]
 
 PROBE_SECONDS = 10.0
 FIRST_PAUSE = 0.5
