@@ -18,6 +18,7 @@ from deployer import __version__
 from deployer.errors import (
     AnswerTooLarge,
     HTTPStatusError,
+    ServerError,
     TLSFailure,
     UnexpectedAnswer,
     Unreachable,
@@ -179,59 +180,8 @@ class ApiClient:
             status, headers, content = within(
                 limit, lambda cancelled: self._send(method, url, params, json_body, limit, cap, cancelled)
             )
-        except Overdue:
-            raise Unreachable(
-                f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling its answer)",
-                hint="the server may be overloaded or a proxy may hold the request",
-            ) from None
-        except httpx.ConnectError as exc:
-            host = httpx.URL(url).host
-            lookup = _cause(exc, socket.gaierror)
-            if lookup is not None and lookup.errno != socket.EAI_AGAIN:  # EAI_AGAIN: a DNS blip, worth a retry
-                raise Unresolvable(
-                    f"cannot resolve {host} ({lookup.strerror or lookup})",
-                    hint="check the host name in the URL, and that this runner's DNS knows it",
-                ) from None
-            if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
-                raise TLSFailure(
-                    f"no TLS at {url}: the server answered in plain http",
-                    hint="use http:// for this port, or the port that serves https",
-                ) from None
-            if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
-                raise TLSFailure(
-                    f"TLS verification failed for {url}: {exc}",
-                    hint="use --ca-cert for a private CA, or --insecure to skip verification",
-                ) from None
-            raise Unreachable(
-                f"cannot connect to {url}: {exc}",
-                hint="check the URL and that the server is up and reachable from this runner",
-                sent=False,
-            ) from None
-        except (httpx.ConnectTimeout, httpx.PoolTimeout):
-            raise Unreachable(
-                f"cannot connect to {url}: no connection in time", hint="check the URL and the network", sent=False
-            ) from None
-        except httpx.TimeoutException:
-            raise Unreachable(
-                f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request"
-            ) from None
-        except httpx.TransportError as exc:
-            # A reset or a broken answer: the request may have been acted on (sent stays True).
-            plain = url.startswith("http://")
-            raise Unreachable(
-                f"connection to {url} failed: {exc or type(exc).__name__}",
-                hint="if this port serves https, use https://" if plain else "",
-            ) from None
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise UnexpectedAnswer(
-                f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids"
-            ) from None
-        except (httpx.HTTPError, httpx.StreamError) as exc:  # decoding and protocol errors
-            raise UnexpectedAnswer(
-                f"{method} {url} answered something unreadable: {exc or type(exc).__name__}"
-            ) from None
-        except MemoryError:
-            raise AnswerTooLarge(f"{method} {url} answered more than this machine could hold") from None
+        except (Overdue, httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, MemoryError) as exc:
+            raise _transport_error(exc, method, url, limit) from None
         return self._decode(method, url, status, headers, content)
 
     def _send(
@@ -316,6 +266,65 @@ class ApiClient:
                 server_time=_server_time(headers),
             )
         return body
+
+
+def _transport_error(exc: BaseException, method: str, url: str, limit: float) -> ServerError:
+    """What went wrong on the way, in the user's words: no answer, DNS, TLS, refused, unreadable.
+    `sent` stays True (may have been acted on) unless the request provably never left."""
+    if isinstance(exc, Overdue):
+        return Unreachable(
+            f"no complete answer from {url} within {limit:.0f}s (the server is slow or trickling its answer)",
+            hint="the server may be overloaded or a proxy may hold the request",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_error(exc, url)
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return Unreachable(
+            f"cannot connect to {url}: no connection in time", hint="check the URL and the network", sent=False
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return Unreachable(
+            f"no answer from {url} in time", hint="the server may be overloaded or a proxy may hold the request"
+        )
+    if isinstance(exc, httpx.TransportError):
+        # A reset or a broken answer: the request may have been acted on (sent stays True).
+        plain = url.startswith("http://")
+        return Unreachable(
+            f"connection to {url} failed: {exc or type(exc).__name__}",
+            hint="if this port serves https, use https://" if plain else "",
+        )
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return UnexpectedAnswer(f"cannot send a request to {url[:200]}: {exc}", hint="check the URL and the ids")
+    if isinstance(exc, MemoryError):
+        return AnswerTooLarge(f"{method} {url} answered more than this machine could hold")
+    # decoding and protocol errors
+    return UnexpectedAnswer(f"{method} {url} answered something unreadable: {exc or type(exc).__name__}")
+
+
+def _connect_error(exc: httpx.ConnectError, url: str) -> ServerError:
+    """No connection: a name that does not resolve, TLS where there is none or it fails, or refused."""
+    host = httpx.URL(url).host
+    lookup = _cause(exc, socket.gaierror)
+    if lookup is not None and lookup.errno != socket.EAI_AGAIN:  # EAI_AGAIN: a DNS blip, worth a retry
+        return Unresolvable(
+            f"cannot resolve {host} ({lookup.strerror or lookup})",
+            hint="check the host name in the URL, and that this runner's DNS knows it",
+        )
+    if "WRONG_VERSION_NUMBER" in str(exc) or "wrong version number" in str(exc):
+        return TLSFailure(
+            f"no TLS at {url}: the server answered in plain http",
+            hint="use http:// for this port, or the port that serves https",
+        )
+    if isinstance(exc.__context__, ssl.SSLError) or "SSL" in str(exc) or "certificate" in str(exc):
+        return TLSFailure(
+            f"TLS verification failed for {url}: {exc}",
+            hint="use --ca-cert for a private CA, or --insecure to skip verification",
+        )
+    return Unreachable(
+        f"cannot connect to {url}: {exc}",
+        hint="check the URL and that the server is up and reachable from this runner",
+        sent=False,
+    )
 
 
 def _cause(exc: BaseException, kind: type[E]) -> E | None:

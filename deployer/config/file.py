@@ -198,19 +198,7 @@ def _describe(error: Any, root: Any, path: str) -> str:
     where = _where(root, path, at)
     kind = error.validator
     if kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(
-            str(k) for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-"))
-        )
-        key = unknown[0] if unknown else "?"
-        where = _where(root, path, at + (key,))
-        if "token" in key:
-            return f"{where}: tokens never go in the config file; set the token in the environment"
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(allowed)}"
-        if at == ():
-            hint += " (keys starting with 'x-' are free, for YAML anchors)"
-        return f"{where}: unknown key {key!r}{hint}"
+        return _unknown_key(error, root, path, at)
     if kind == "required":
         return f"{where}: {error.message.replace('is a required property', 'is missing')}"
     if at and at[-1] == "token":
@@ -219,22 +207,7 @@ def _describe(error: Any, root: Any, path: str) -> str:
             "e.g. token: ${COOLIFY_TOKEN_STAGING}; a token itself never goes in the file"
         )
     if kind == "oneOf" and len(at) >= 4 and at[-2] == "resources":
-        item = error.instance
-        if isinstance(item, dict):
-            given = [k for k in ("name", *ID_KEYS) if k in item]
-            if len(given) != 1:
-                return (
-                    f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id "
-                    f"(got {', '.join(given) or 'none'})"
-                )
-            mapping_errors = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == 1]
-            best = _deepest_of(mapping_errors) or _deepest(error)
-            key = ".".join(map(str, best.relative_path)) or given[0]
-            if best.validator == "type":
-                quote = " (put it in quotes)" if isinstance(best.instance, (int, float)) else ""
-                return f"{where}.{key}: expected {_a(best.validator_value)}, got {_a(_type_name(best.instance))}{quote}"
-            return f"{where}.{key}: {best.message}"
-        return f"{where}: a resource is a name, or a mapping such as {{name: api}} or {{uuid: ...}}"
+        return _bad_resource(error, where)
     if kind == "oneOf":
         expected = error.schema.get("x-expected") or error.schema.get("description") or _deepest(error).message
         return f"{where}: {error.instance!r} is not valid here; expected {expected}"
@@ -245,6 +218,41 @@ def _describe(error: Any, root: Any, path: str) -> str:
     if kind == "pattern" and error.schema.get("x-expected"):
         return f"{where}: {error.instance!r} is not a valid name; use {error.schema['x-expected']}"
     return f"{where}: {error.message}"
+
+
+def _unknown_key(error: Any, root: Any, path: str, at: tuple[Any, ...]) -> str:
+    """A key the schema does not know: the closest known one, or all of them (a token: never here)."""
+    allowed = sorted(error.schema.get("properties", {}))
+    unknown = sorted(str(k) for k in set(error.instance) - set(allowed) if not (at == () and str(k).startswith("x-")))
+    key = unknown[0] if unknown else "?"
+    where = _where(root, path, at + (key,))
+    if "token" in key:
+        return f"{where}: tokens never go in the config file; set the token in the environment"
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(allowed)}"
+    if at == ():
+        hint += " (keys starting with 'x-' are free, for YAML anchors)"
+    return f"{where}: unknown key {key!r}{hint}"
+
+
+def _bad_resource(error: Any, where: str) -> str:
+    """A resource entry that is neither a name nor a mapping with exactly one target key."""
+    item = error.instance
+    if not isinstance(item, dict):
+        return f"{where}: a resource is a name, or a mapping such as {{name: api}} or {{uuid: ...}}"
+    given = [k for k in ("name", *ID_KEYS) if k in item]
+    if len(given) != 1:
+        return (
+            f"{where}: a resource needs exactly one of name, uuid, tag, application-id or compose-id "
+            f"(got {', '.join(given) or 'none'})"
+        )
+    mapping_errors = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == 1]
+    best = _deepest_of(mapping_errors) or _deepest(error)
+    key = ".".join(map(str, best.relative_path)) or given[0]
+    if best.validator == "type":
+        quote = " (put it in quotes)" if isinstance(best.instance, (int, float)) else ""
+        return f"{where}.{key}: expected {_a(best.validator_value)}, got {_a(_type_name(best.instance))}{quote}"
+    return f"{where}.{key}: {best.message}"
 
 
 def _deepest(error: Any) -> Any:

@@ -233,14 +233,67 @@ def secret_text(value: Any, where: str) -> str:
     return text
 
 
-def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, targets: bool = True) -> Settings:
-    """Build Settings from the CLI's values (None = not given) and the environment; `targets=False`
-    for commands about one deployment, which need a server but nothing to deploy."""
-    env = os.environ if env is None else env
-    src = _Sources(cli, env)
-    sources: dict[str, str] = {}
+def _flag(value: Any, where: str) -> bool:
+    return parse_bool(str(value), where)
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def parse(value: Any, where: str) -> str:
+        word = str(value).strip().lower()
+        if word not in options:
+            raise InputError(f"{where}: {value!r} is not one of {', '.join(options)}")
+        return word
+
+    return parse
+
+
+def _ids(value: Any, where: str) -> list[str]:
+    return split_ids([value] if isinstance(value, str) else list(value), where)
+
+
+def _pull_request(value: Any, where: str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) <= 0 or int(text) > 2**31:
+        raise InputError(f"{where}: {value!r} is not a pull request number; use a whole number like 42")
+    return int(text)
+
+
+def _single_word(value: Any, where: str) -> str:
+    text = _text(value, where)
+    if any(ch.isspace() for ch in text):
+        raise InputError(f"{where}: {value!r} must not contain spaces")
+    return text
+
+
+def _url(value: Any, where: str) -> str:
+    return normalize_url(str(value), where)
+
+
+def _poll_interval(value: Any, where: str) -> float:
+    return parse_duration(str(value), where, maximum=600)
+
+
+#: The targets, by option name and by the config file's key.
+_TARGETS = (
+    ("uuid", "uuid"),
+    ("tag", "tag"),
+    ("application_id", "application-id"),
+    ("compose_id", "compose-id"),
+    ("name", "name"),
+)
+
+
+class _Resolver:
+    """Resolves one option at a time through the sources, noting where each value came from."""
+
+    def __init__(self, cli: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.env = env
+        self.src = _Sources(cli, env)
+        self.sources: dict[str, str] = {}
+        self.config_path: Any = None
 
     def opt(
+        self,
         key: str,
         parse: Callable[[Any, str], Any],
         default: Any,
@@ -248,140 +301,135 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         input_name: str | None = "",
         env_names: tuple[str, ...] = (),
     ) -> Any:
-        value, where = src.get(
-            key, input_name=key.replace("_", "-") if input_name == "" else input_name, env_names=env_names
-        )
+        """The option's value, parsed (InputError naming where it came from), or `default`."""
+        named = key.replace("_", "-") if input_name == "" else input_name
+        value, where = self.src.get(key, input_name=named, env_names=env_names)
         if value is None:
             return default
-        sources[key] = where
-        if isinstance(value, bool):
-            return value
-        return parse(value, where)
+        self.sources[key] = where
+        return value if isinstance(value, bool) else parse(value, where)
 
-    def flag(value: Any, where: str) -> bool:
-        return parse_bool(str(value), where)
-
-    def choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
-        def parse(value: Any, where: str) -> str:
-            word = str(value).strip().lower()
-            if word not in options:
-                raise InputError(f"{where}: {value!r} is not one of {', '.join(options)}")
-            return word
-
-        return parse
-
-    def ids(value: Any, where: str) -> list[str]:
-        return split_ids([value] if isinstance(value, str) else list(value), where)
-
-    def positive_int(value: Any, where: str) -> int:
-        text = str(value).strip()
-        if not text.isdigit() or int(text) <= 0 or int(text) > 2**31:
-            raise InputError(f"{where}: {value!r} is not a pull request number; use a whole number like 42")
-        return int(text)
-
-    def single_word(value: Any, where: str) -> str:
-        text = _text(value, where)
-        if any(ch.isspace() for ch in text):
-            raise InputError(f"{where}: {value!r} must not contain spaces")
-        return text
-
-    config_path, config_where = src.get("config", input_name="config", env_names=("DEPLOYER_CONFIG",))
-    environment = opt("environment", _text, None, env_names=("DEPLOYER_ENVIRONMENT",))
-    config_targets: dict[str, list[Any]] = {}
-    if config_path is not None:
+    def config_file(self) -> tuple[str | None, dict[str, list[Any]]]:
+        """Read the config file, if one is given: the chosen environment's name and its targets;
+        from here on its options are a source."""
+        config_path, config_where = self.src.get("config", input_name="config", env_names=("DEPLOYER_CONFIG",))
+        environment = self.opt("environment", _text, None, env_names=("DEPLOYER_ENVIRONMENT",))
+        self.config_path = config_path
+        if config_path is None:
+            return environment, {}
         from deployer.config import file as config_file
 
         path = _text(config_path, config_where)
-        chosen = config_file.pick(config_file.load(path, config_where), environment, path, env)
-        environment = chosen.name
-        src.config = chosen.options
-        src.expand = config_file.expand
-        config_targets = _config_targets(chosen.resources)
+        chosen = config_file.pick(config_file.load(path, config_where), environment, path, self.env)
+        self.src.config = chosen.options
+        self.src.expand = config_file.expand
+        if "environment" not in self.sources:
+            self.sources["environment"] = f"{config_path} (its only environment)"
+        self.sources["config"] = config_where
+        return chosen.name, _config_targets(chosen.resources)
 
-    uuids = opt("uuid", ids, [])
-    tags = opt("tag", ids, [])
-    application_ids = opt("application_id", ids, [])
-    compose_ids = opt("compose_id", ids, [])
-    names = opt("name", resource_names, [])
-    if not (uuids or tags or application_ids or compose_ids or names) and config_targets:
-        uuids, tags = config_targets.get("uuid", []), config_targets.get("tag", [])
-        application_ids, compose_ids = config_targets.get("application-id", []), config_targets.get("compose-id", [])
-        names = config_targets.get("name", [])
-        for key in ("uuid", "tag", "application-id", "compose-id", "name"):
-            if config_targets.get(key):
-                sources[key.replace("-", "_")] = f"{config_path} (resources)"
+    def targets(self, from_config: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """What to deploy: the options' targets, else the config file's."""
+        given = {key: self.opt(key, resource_names if key == "name" else _ids, []) for key, _ in _TARGETS}
+        if any(given.values()) or not from_config:
+            return given
+        for key, file_key in _TARGETS:
+            given[key] = from_config.get(file_key, [])
+            if given[key]:
+                self.sources[key] = f"{self.config_path} (resources)"
+        return given
 
-    provider = opt("provider", choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
-    if provider is None:
-        given_token, _ = src.get("token", input_name="token")
-        given_url, url_where = src.get("url", input_name="url", env_names=("COOLIFY_URL", "DOKPLOY_URL"))
+    def provider(self, targets: dict[str, list[Any]]) -> str:
+        """The provider given, else inferred from the targets, the token, the URL or the server."""
+        provider: str | None = self.opt("provider", _choice(PROVIDERS), None, env_names=("DEPLOYER_PROVIDER",))
+        if provider is not None:
+            return provider
+        given_token, _ = self.src.get("token", input_name="token")
+        given_url, url_where = self.src.get("url", input_name="url", env_names=("COOLIFY_URL", "DOKPLOY_URL"))
         if given_url is not None:
             given_url = normalize_url(str(given_url), url_where)
         provider, why = _infer_provider(
-            env,
-            bool(uuids or tags),
-            bool(application_ids or compose_ids),
+            self.env,
+            bool(targets["uuid"] or targets["tag"]),
+            bool(targets["application_id"] or targets["compose_id"]),
             None if given_token is None else str(given_token),
             given_url,
         )
-        sources["provider"] = f"inferred: {why}"
+        self.sources["provider"] = f"inferred: {why}"
+        return provider
 
-    url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
-    token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
-    url = opt("url", lambda v, w: normalize_url(str(v), w), None, env_names=url_env)
-    token = opt("token", secret_text, None, env_names=token_env)
-    if url is None:
-        raise InputError(f"no {provider} URL: pass --url or set {url_env[0]}")
-    if token is None:
-        raise InputError(f"no API token: pass --token or set {token_env[0]}")
+    def server(self, provider: str) -> tuple[str, str]:
+        """The server's URL and token (InputError naming what to set when one is missing)."""
+        url_env = ("COOLIFY_URL",) if provider == "coolify" else ("DOKPLOY_URL",)
+        token_env = ("COOLIFY_TOKEN",) if provider == "coolify" else ("DOKPLOY_API_KEY", "DOKPLOY_TOKEN")
+        url = self.opt("url", _url, None, env_names=url_env)
+        token = self.opt("token", secret_text, None, env_names=token_env)
+        if url is None:
+            raise InputError(f"no {provider} URL: pass --url or set {url_env[0]}")
+        if token is None:
+            raise InputError(f"no API token: pass --token or set {token_env[0]}")
+        return url, token
 
+
+def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, targets: bool = True) -> Settings:
+    """Build Settings from the CLI's values (None = not given) and the environment; `targets=False`
+    for commands about one deployment, which need a server but nothing to deploy."""
+    env = os.environ if env is None else env
+    r = _Resolver(cli, env)
+    environment, from_config = r.config_file()
+    chosen = r.targets(from_config)
+    provider = r.provider(chosen)
+    url, token = r.server(provider)
+    opt = r.opt
     settings = Settings(
         provider=provider,
         url=url,
         token=token,
-        uuids=uuids,
-        tags=tags,
-        force=opt("force", flag, False),
-        pr=opt("pr", positive_int, None),
-        docker_tag=opt("docker_tag", single_word, None),
-        application_ids=application_ids,
-        compose_ids=compose_ids,
+        uuids=chosen["uuid"],
+        tags=chosen["tag"],
+        force=opt("force", _flag, False),
+        pr=opt("pr", _pull_request, None),
+        docker_tag=opt("docker_tag", _single_word, None),
+        application_ids=chosen["application_id"],
+        compose_ids=chosen["compose_id"],
         title=opt("title", _text, None) or (ci_run_title(env) if provider == "dokploy" else None),
         description=opt("description", _text, None),
-        wait=opt("wait", flag, True),
+        wait=opt("wait", _flag, True),
         timeout=opt("timeout", parse_duration, 15 * 60.0),
-        poll_interval=opt("poll_interval", lambda v, w: parse_duration(str(v), w, maximum=600), 5.0),
-        cancel_on_timeout=opt("cancel_on_timeout", flag, False),
-        logs=opt("logs", choice(LOG_MODES), "stream"),
+        poll_interval=opt("poll_interval", _poll_interval, 5.0),
+        cancel_on_timeout=opt("cancel_on_timeout", _flag, False),
+        logs=opt("logs", _choice(LOG_MODES), "stream"),
         ca_cert=opt("ca_cert", _text, None, env_names=("DEPLOYER_CA_CERT",)),
-        insecure=opt("insecure", flag, False),
-        output=opt("output", choice(OUTPUT_MODES), "text", input_name=None),
+        insecure=opt("insecure", _flag, False),
+        output=opt("output", _choice(OUTPUT_MODES), "text", input_name=None),
         dotenv=opt("dotenv", _text, None, input_name=None, env_names=("DEPLOYER_DOTENV",)),
         request_budget=opt("request_budget", _budget, 120.0, env_names=("DEPLOYER_REQUEST_BUDGET",)),
-        names=names,
+        names=chosen["name"],
         environment=environment,
         health_urls=opt("health_url", health_urls, []),
-        wait_healthy=opt("wait_healthy", flag, False),
+        wait_healthy=opt("wait_healthy", _flag, False),
         github_token=opt("github_token", secret_text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
         github_environment=opt("github_environment", _text, None),
-        dry_run=opt("dry_run", flag, False),
-        config=None if config_path is None else str(config_path).strip(),
-        sources=sources,
+        dry_run=opt("dry_run", _flag, False),
+        config=None if r.config_path is None else str(r.config_path).strip(),
+        sources=r.sources,
     )
-    if environment is not None and "environment" not in sources and config_path is not None:
-        sources["environment"] = f"{config_path} (its only environment)"
-    if "config" not in sources and config_path is not None:
-        sources["config"] = config_where
     if targets:
         _check_targets(settings)
-    if settings.ca_cert:
-        if not os.path.isfile(settings.ca_cert):
-            raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
-        try:
-            _ = settings.verify  # loads the bundle now, so a bad file is bad input (exit 2)
-        except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
-            raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
+    _check_ca_cert(settings)
     return settings
+
+
+def _check_ca_cert(settings: Settings) -> None:
+    """A CA bundle that is not a readable PEM file is bad input (exit 2), found before any request."""
+    if not settings.ca_cert:
+        return
+    if not os.path.isfile(settings.ca_cert):
+        raise InputError(f"--ca-cert: no file at {settings.ca_cert!r}")
+    try:
+        _ = settings.verify  # loads the bundle now
+    except Exception as exc:  # ssl.SSLError or a decoding error: not a PEM bundle
+        raise InputError(f"--ca-cert: {settings.ca_cert!r} is not a PEM CA bundle ({type(exc).__name__})") from None
 
 
 def resource_names(value: Any, where: str) -> list[ResourceName]:
@@ -488,29 +536,52 @@ def _infer_provider(
     raise InputError("which server? pass --provider coolify or --provider dokploy")
 
 
+#: What each provider cannot deploy, as (the settings are wrong when..., what to say): first match wins.
+_TARGET_RULES: dict[str, list[tuple[Callable[[Settings], object], str]]] = {
+    "coolify": [
+        (
+            lambda s: s.application_ids or s.compose_ids,
+            "--application-id and --compose-id are for Dokploy; for Coolify use --uuid or --tag",
+        ),
+        (
+            lambda s: (s.uuids or s.names) and s.tags,
+            "use --uuid/--name or --tag, not both (Coolify deploys one or the other)",
+        ),
+        (lambda s: not (s.uuids or s.tags or s.names), "nothing to deploy: pass --uuid, --tag or --name"),
+        (
+            lambda s: any(n.kind == "compose" for n in s.names),
+            "kind 'compose' is Dokploy's; Coolify has application, service and database",
+        ),
+        (
+            lambda s: s.docker_tag and s.pr is None,
+            "--docker-tag needs --pr (Coolify uses it for pull request previews)",
+        ),
+        (lambda s: s.pr is not None and s.tags, "--pr works with --uuid only: Coolify deploys no previews by tag"),
+    ],
+    "dokploy": [
+        (
+            lambda s: s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag,
+            "--uuid, --tag, --force, --pr and --docker-tag are for Coolify; "
+            "for Dokploy use --application-id or --compose-id",
+        ),
+        (
+            lambda s: not (s.application_ids or s.compose_ids or s.names),
+            "nothing to deploy: pass --application-id, --compose-id or --name",
+        ),
+        (
+            lambda s: any(n.kind in ("service", "database") for n in s.names),
+            "Dokploy deploys applications and compose stacks; kind service/database is Coolify's",
+        ),
+        (
+            lambda s: s.wait_healthy,
+            "--wait-healthy is for Coolify: Dokploy reports no application health; use --health-url",
+        ),
+    ],
+}
+
+
 def _check_targets(s: Settings) -> None:
-    if s.provider == "coolify":
-        if s.application_ids or s.compose_ids:
-            raise InputError("--application-id and --compose-id are for Dokploy; for Coolify use --uuid or --tag")
-        if (s.uuids or s.names) and s.tags:
-            raise InputError("use --uuid/--name or --tag, not both (Coolify deploys one or the other)")
-        if not (s.uuids or s.tags or s.names):
-            raise InputError("nothing to deploy: pass --uuid, --tag or --name")
-        if any(n.kind == "compose" for n in s.names):
-            raise InputError("kind 'compose' is Dokploy's; Coolify has application, service and database")
-        if s.docker_tag and s.pr is None:
-            raise InputError("--docker-tag needs --pr (Coolify uses it for pull request previews)")
-        if s.pr is not None and s.tags:
-            raise InputError("--pr works with --uuid only: Coolify deploys no previews by tag")
-    else:
-        if s.uuids or s.tags or s.force or s.pr is not None or s.docker_tag:
-            raise InputError(
-                "--uuid, --tag, --force, --pr and --docker-tag are for Coolify; "
-                "for Dokploy use --application-id or --compose-id"
-            )
-        if not (s.application_ids or s.compose_ids or s.names):
-            raise InputError("nothing to deploy: pass --application-id, --compose-id or --name")
-        if any(n.kind in ("service", "database") for n in s.names):
-            raise InputError("Dokploy deploys applications and compose stacks; kind service/database is Coolify's")
-        if s.wait_healthy:
-            raise InputError("--wait-healthy is for Coolify: Dokploy reports no application health; use --health-url")
+    """Targets the provider can deploy, and options that fit them (InputError on the first misfit)."""
+    for wrong, message in _TARGET_RULES[s.provider]:
+        if wrong(s):
+            raise InputError(message)

@@ -421,50 +421,50 @@ class CoolifyProvider(Provider):
         trigger were started (and so were the services and databases before the first that was
         not); from the first one without, nothing was. `pending` keeps only what got nothing.
         """
-        order = pending.uuids
-        if pending.tags:
-            order = []
-            for tag in pending.tags:
-                rows = self.get("/applications", f"listing the applications of tag {tag!r}", params={"tag": tag})
-                order += (
-                    [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")]
-                    if isinstance(rows, list)
-                    else []
-                )
+        order = self._tagged_applications(pending.tags) if pending.tags else pending.uuids
         found: list[Follower] = []
         others: list[str] = []  # not applications: started if they stood before the one that met the limit
         stop = len(order)
         for index, uuid in enumerate(order):
             try:
-                rows = self.history(uuid, "reading what the deploy started")
+                row = self._deployment_since(uuid, since)
             except HTTPStatusError as exc:
-                if exc.status == 404:
-                    others.append(uuid)
-                    continue
-                raise
-            pr = self.settings.pr or 0
-            mine = [
-                r
-                for r in rows
-                if int(r.get("pull_request_id") or 0) == pr and (epoch(r.get("created_at")) or 0) >= since
-            ]
-            if not mine:
+                if exc.status != 404:
+                    raise
+                others.append(uuid)
+                continue
+            if row is None:
                 stop = index
                 break
-            row = mine[-1]  # newest first: the earliest since the trigger
             record = self._record(
                 uuid, "application", "queued before Coolify's queue filled up", str(row.get("deployment_uuid"))
             )
             record.name = str(row.get("application_name") or "") or None
             found.append(DeploymentFollower(self, record, phantom=False))
-        for uuid in others:
-            if order.index(uuid) < stop:
-                found.append(self._started_resource(uuid))
+        found += [self._started_resource(uuid) for uuid in others if order.index(uuid) < stop]
         started = {f.deployment.resource for f in found}
         pending.uuids = [u for u in order if u not in started]
-        if pending.tags:
-            pending.tags = []  # what is left is sent by uuid: a tag would start the others again
+        pending.tags = []  # what is left is sent by uuid: a tag would start the others again
         return found
+
+    def _tagged_applications(self, tags: list[str]) -> list[str]:
+        """The uuids of the applications with these tags, in the order Coolify deploys them."""
+        order: list[str] = []
+        for tag in tags:
+            rows = self.get("/applications", f"listing the applications of tag {tag!r}", params={"tag": tag})
+            if isinstance(rows, list):
+                order += [str(r["uuid"]) for r in rows if isinstance(r, dict) and r.get("uuid")]
+        return order
+
+    def _deployment_since(self, uuid: str, since: float) -> dict[str, Any] | None:
+        """The application's earliest deployment created since `since` (for this run's pull request),
+        or None; HTTPStatusError 404 when `uuid` is not an application."""
+        pr = self.settings.pr or 0
+        rows = self.history(uuid, "reading what the deploy started")
+        mine = [
+            r for r in rows if int(r.get("pull_request_id") or 0) == pr and (epoch(r.get("created_at")) or 0) >= since
+        ]
+        return mine[-1] if mine else None  # newest first: the earliest since the trigger
 
     def _started_resource(self, uuid: str) -> Follower:
         """A service or database the request started: followed through its status."""
