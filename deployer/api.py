@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from deployer.errors import DeployerError, Interrupted, ServerError, lost_trigger
 from deployer.events import Emit, Finished, Message, Started, Triggered, ignore
 from deployer.exit_codes import ExitStatus
-from deployer.model import Deployment, Status, utc_now
+from deployer.model import Change, Deployment, Status, utc_now
 from deployer.providers import make_provider
 from deployer.providers.base import Follower, Provider
 from deployer.retry import ReadRetry, TriggerRetry
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from deployer.config.settings import Settings
 
-__all__ = ["DeployResult", "cancel", "deploy", "follow", "resolve_settings", "status"]
+__all__ = ["DeployResult", "cancel", "deploy", "follow", "plan_changes", "resolve_settings", "status"]
 
 
 @dataclass
@@ -45,6 +45,10 @@ class DeployResult:
     exit_code: int
     duration: int
     error: str | None = None
+    #: With --image-tag or --commit: the version each resource runs at the end (comma-separated
+    #: where they differ), and whether --rollback-on-failure put the previous one back.
+    version: str | None = None
+    rolled_back: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -86,7 +90,17 @@ def deploy(
     for remark in remarks(resolved):
         emit(remark)
     result = run(resolved, emit, provider=make_provider(resolved, transport=transport))
-    emit(Finished(result.status, result.duration, result.deployments, result.error, result.exit_code))
+    emit(
+        Finished(
+            result.status,
+            result.duration,
+            result.deployments,
+            result.error,
+            result.exit_code,
+            result.version,
+            result.rolled_back,
+        )
+    )
     return result
 
 
@@ -117,6 +131,22 @@ def cancel(
     resolved = resolve_settings(settings, env, targets=False, **options)
     with closing(make_provider(resolved, transport=transport)) as provider:
         return provider.cancel_deployment(deployment_id)
+
+
+def plan_changes(
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> list[Change]:
+    """What a deploy with --image-tag, --commit or --env would change (old -> new), read from the
+    server; nothing is changed (`--dry-run`)."""
+    resolved = resolve_settings(settings, env, **options)
+    with closing(make_provider(resolved, transport=transport)) as provider:
+        if resolved.names:
+            provider.resolve_names()
+        return provider.plan_changes()
 
 
 def follow(
@@ -205,88 +235,181 @@ def run(
 ) -> DeployResult:
     """Run one deploy end to end and reduce it to one status and exit code. Never raises
     DeployerError: it becomes the result's error."""
-    provider = provider or make_provider(settings)
-    started = clock()
-    deadline = started + settings.timeout
-    followers: list[Follower] = []
+    one = _Run(settings, emit, provider or make_provider(settings), clock, sleep)
     error: DeployerError | None = None
-
-    def warn(text: str) -> None:
-        emit(Message(text, "warning"))
-
-    extra: list[Deployment] = []  # the health checks' own entries
     try:
-        followers = _trigger(settings, provider, deadline, warn, clock, sleep)
-        emit(Triggered([f.deployment for f in followers], settings.url))
-        if settings.wait:
-            follow_all(
-                followers,
-                emit,
-                started=started,
-                deadline=deadline,
-                poll_interval=settings.poll_interval,
-                logs=settings.logs,
-                cancel_on_timeout=settings.cancel_on_timeout,
-                budget_per_minute=settings.request_budget,
-                check_batch=provider.check_batch,
-                clock=clock,
-                sleep=sleep,
-            )
-            extra = gate(
-                settings,
-                provider,
-                [f.deployment for f in followers],
-                emit,
-                started=started,
-                deadline=deadline,
-                clock=clock,
-                sleep=sleep,
-            )
+        one.go()
     except Interrupted as exc:
         error = exc
-        _interrupted(exc, followers, settings.cancel_on_timeout)  # before the connections close: it may cancel
+        _interrupted(exc, one.followers, settings.cancel_on_timeout)  # before the connections close: it may cancel
     except DeployerError as exc:
-        error = exc
-        for follower in followers:
+        error = one.said_with_changes(exc)
+        for follower in one.followers:
             if not follower.deployment.ended:
-                follower.deployment.message = str(exc)
+                follower.deployment.message = str(error)
     finally:
-        provider.close()
-    deployments = [f.deployment for f in followers] + extra
-    interrupted = isinstance(error, Interrupted) and not all(d.ended for d in deployments)
-    waited = settings.wait and (error is None or isinstance(error, Interrupted))
-    return DeployResult(
-        deployments=deployments,
-        status=overall_status(deployments, waited, interrupted),
-        exit_code=int(exit_code(deployments, error)),
-        duration=int(round(clock() - started)),  # from the trigger to the last end, as this run saw it
-        error=str(error) if error else None,
-    )
+        one.provider.close()
+    return one.result(error)
 
 
-def _trigger(
-    settings: Settings,
-    provider: Provider,
-    deadline: float,
-    warn: Callable[[str], None],
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> list[Follower]:
-    """Look names up (retrying reads), send the deploy (retrying only what provably was not
-    sent), and stamp every deployment with its start."""
-    if settings.names:
-        ReadRetry(deadline, on_retry=warn, clock=clock, sleep=sleep).run(provider.resolve_names)
-    retry = TriggerRetry(deadline, on_retry=warn, clock=clock, sleep=sleep)
-    try:
-        followers = list(provider.trigger(retry))
-    except ServerError as exc:
-        raise lost_trigger(exc) from None
-    started_at = utc_now()
-    for follower in followers:
-        follower.deployment.started_at = started_at
-        if not settings.wait:
-            follower.confirm_started(settings.request_timeout)
-    return followers
+class _Run:
+    """One deploy's steps: names, changes, trigger, follow, rollback, health; and what they came to."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        emit: Emit,
+        provider: Provider,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.settings, self.emit, self.provider, self.clock, self.sleep = settings, emit, provider, clock, sleep
+        self.started = clock()
+        self.deadline = self.started + settings.timeout
+        self.followers: list[Follower] = []
+        self.changes: list[Change] = []
+        self.applied = False
+        self.rollbacks: list[Follower] = []
+        self.health: list[Deployment] = []  # the health checks' own entries
+
+    def warn(self, text: str) -> None:
+        self.emit(Message(text, "warning"))
+
+    def go(self) -> None:
+        s = self.settings
+        if s.names:
+            ReadRetry(self.deadline, on_retry=self.warn, clock=self.clock, sleep=self.sleep).run(
+                self.provider.resolve_names
+            )
+        if s.changes_asked:
+            self._change()
+        self.followers = self._trigger()
+        if not s.wait:
+            return
+        self._follow(self.followers)
+        if s.rollback_on_failure:
+            self._roll_back()
+        self.health = gate(
+            s,
+            self.provider,
+            [f.deployment for f in self.followers],
+            self.emit,
+            started=self.started,
+            deadline=self.deadline,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+    def _change(self) -> None:
+        """Set the version and variables asked for, before anything is deployed."""
+        read = ReadRetry(self.deadline, on_retry=self.warn, clock=self.clock, sleep=self.sleep)
+        self.changes = read.run(self.provider.plan_changes)
+        for change in self.changes:
+            self.emit(Message(f"changing {change}"))
+        self.provider.apply_changes(self.changes)  # idempotent values: safe however often it is sent
+        self.applied = True
+
+    def _trigger(self) -> list[Follower]:
+        """Send the deploy (retrying only what provably was not sent); stamp each start; say what started."""
+        retry = TriggerRetry(self.deadline, on_retry=self.warn, clock=self.clock, sleep=self.sleep)
+        try:
+            followers = list(self.provider.trigger(retry))
+        except ServerError as exc:
+            raise lost_trigger(exc) from None
+        started_at = utc_now()
+        for follower in followers:
+            follower.deployment.started_at = started_at
+            if not self.settings.wait:
+                follower.confirm_started(self.settings.request_timeout)
+            if follower.deployment.ended and self.applied:
+                follower.deployment.message += self._points_to(follower.deployment.resource)
+        self.emit(Triggered([f.deployment for f in followers], self.settings.url))
+        return followers
+
+    def _follow(self, followers: list[Follower]) -> None:
+        s = self.settings
+        follow_all(
+            followers,
+            self.emit,
+            started=self.started,
+            deadline=self.deadline,
+            poll_interval=s.poll_interval,
+            logs=s.logs,
+            cancel_on_timeout=s.cancel_on_timeout,
+            budget_per_minute=s.request_budget,
+            check_batch=self.provider.check_batch,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+    def _roll_back(self) -> None:
+        """The new version of some resources failed: set their old version back, deploy, follow."""
+        failed = [
+            f.deployment.resource
+            for f in self.followers
+            if f.deployment.status == Status.FAILED and f.deployment.deployment_id
+        ]
+        back = [c for c in self.changes if c.version and c.resource in failed and c.old]
+        if not back:
+            return
+        for change in back:
+            self.warn(f"rolling back {change.label}: {change.setting} {change.new} -> {change.old}")
+        self.provider.restore(back)
+        self.provider.retarget(list(dict.fromkeys(c.resource for c in back)))
+        self.rollbacks = self._trigger()
+        olds = {c.resource: f"{c.setting} back to {c.old}" for c in back}
+        for follower in self.rollbacks:
+            follower.deployment.message = f"rollback: {olds.get(follower.deployment.resource, 'the previous version')}"
+        self._follow(self.rollbacks)
+
+    def _points_to(self, resource: str) -> str:
+        now = [str(c) for c in self.changes if c.version and c.resource == resource]
+        return f"; it now points to the new version ({', '.join(now)})" if now else ""
+
+    def said_with_changes(self, exc: DeployerError) -> DeployerError:
+        """An error after the resources were changed says what they point to now."""
+        if self.applied and not self.followers and any(c.version for c in self.changes):
+            exc.message += "; the resources now point to the new version: " + ", ".join(
+                str(c) for c in self.changes if c.version
+            )
+        return exc
+
+    @property
+    def rolled_back(self) -> bool:
+        return bool(self.rollbacks) and all(f.deployment.status == Status.FINISHED for f in self.rollbacks)
+
+    def _versions(self) -> None:
+        """Each deployment of a changed resource: the version it runs now (the new one if its
+        deployment finished; else the old one, which kept running or was put back)."""
+        asked = {c.resource: c for c in self.changes if c.version}
+        for follower in self.followers + self.rollbacks:
+            change = asked.get(follower.deployment.resource)
+            if change is None:
+                continue
+            d = follower.deployment
+            runs_new = d.status == Status.FINISHED and follower not in self.rollbacks
+            d.version = change.new_version if runs_new else change.old_version
+
+    def result(self, error: DeployerError | None) -> DeployResult:
+        self._versions()
+        deployments = [f.deployment for f in self.followers + self.rollbacks] + self.health
+        interrupted = isinstance(error, Interrupted) and not all(d.ended for d in deployments)
+        waited = self.settings.wait and (error is None or isinstance(error, Interrupted))
+        versions = [c for c in self.changes if c.version]
+        return DeployResult(
+            deployments=deployments,
+            status=overall_status(deployments, waited, interrupted),
+            exit_code=int(exit_code(deployments, error)),
+            duration=int(round(self.clock() - self.started)),  # from the trigger to the last end, as this run saw it
+            error=str(error) if error else None,
+            version=_version(deployments) if versions else None,
+            rolled_back=self.rolled_back if versions else None,
+        )
+
+
+def _version(deployments: list[Deployment]) -> str:
+    """The `version` output: each distinct version the resources run, in order, comma-separated."""
+    return ",".join(dict.fromkeys(d.version for d in deployments if d.version))
 
 
 def _interrupted(error: Interrupted, followers: list[Follower], cancel: bool) -> None:

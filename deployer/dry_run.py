@@ -1,4 +1,6 @@
-"""`deploy --dry-run`: what would be deployed, and where each setting came from; nothing is sent."""
+"""`deploy --dry-run`: what would be deployed, what would change, and where each setting came from.
+Nothing is changed or deployed; with --image-tag, --commit or --env the resources are read to show
+each change (old -> new, variables' values masked)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import fields
 from typing import Any
 
 from deployer.config.settings import Settings
+from deployer.model import Change
 from deployer.reporting.redact import MASK
 from deployer.reporting.terminal import clean
 
@@ -21,6 +24,7 @@ _OPTION = {
     "compose_ids": "compose_id",
     "names": "name",
     "health_urls": "health_url",
+    "env_vars": "env",
 }
 _SECONDS = frozenset({"timeout", "poll_interval"})
 
@@ -28,6 +32,8 @@ _SECONDS = frozenset({"timeout", "poll_interval"})
 def _shown(name: str, value: Any) -> Any:
     if name in SECRET:
         return MASK if value else None
+    if name == "env_vars":
+        return [f"{key}={MASK}" for key, _ in value]
     if isinstance(value, list):
         return [str(v) for v in value]
     if name in _SECONDS:
@@ -66,22 +72,43 @@ def targets_text(settings: Settings) -> str:
     return "; ".join(parts) or "nothing"
 
 
-def describe(settings: Settings, *, as_json: bool = False) -> str:
-    """The dry run's report: one JSON document, or lines for a person."""
+def _change_entry(change: Change) -> dict[str, Any]:
+    def shown(value: str | None) -> str | None:
+        return None if value is None else (MASK if change.secret else value)
+
+    return {
+        "resource": change.resource,
+        "name": change.label,
+        "setting": change.setting,
+        "old": shown(change.old),
+        "new": shown(change.new),
+    }
+
+
+def describe(settings: Settings, *, as_json: bool = False, changes: list[Change] | None = None) -> str:
+    """The dry run's report: one JSON document, or lines for a person; `changes`, where the run
+    would change resources, as read from the server."""
     table = settings_table(settings)
     if as_json:
-        return json.dumps(
-            {
-                "dry_run": True,
-                "provider": settings.provider,
-                "url": settings.url,
-                "targets": targets_text(settings),
-                "settings": table,
-            },
-            ensure_ascii=False,
-        )
-    lines = [
-        f"Dry run: nothing was sent to {settings.provider} at {settings.url}.",
+        document: dict[str, Any] = {
+            "dry_run": True,
+            "provider": settings.provider,
+            "url": settings.url,
+            "targets": targets_text(settings),
+            "settings": table,
+        }
+        if changes is not None:
+            document["changes"] = [_change_entry(c) for c in changes]
+        return json.dumps(document, ensure_ascii=False)
+    if changes is None:
+        lines = [f"Dry run: nothing was sent to {settings.provider} at {settings.url}."]
+    else:
+        lines = [
+            f"Dry run: nothing was changed or deployed on {settings.provider} at {settings.url} "
+            "(the resources to change were only read)."
+        ]
+        lines += ["Would change:"] + [f"  {clean(str(c))}" for c in changes]
+    lines += [
         f"Would deploy: {targets_text(settings)}",
         "Settings (and where each came from):",
     ]

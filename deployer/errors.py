@@ -79,10 +79,14 @@ class HTTPStatusError(ServerError):
         retry_after: float | None = None,
         server_time: float | None = None,
         hint: str = "",
+        reasons: list[str] | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.server_message = server_message
+        #: The server's validation errors, one "field: what is wrong" each (Coolify's `errors`,
+        #: Dokploy's zod issues), where it gave them.
+        self.reasons = reasons or []
         self.retry_after = retry_after
         #: The server's clock when it answered (its Date header, epoch seconds), when it sent one.
         self.server_time = server_time
@@ -119,6 +123,11 @@ def lost_trigger(exc: ServerError) -> ServerError:
         "which could deploy twice",
         hint="look at the resource's deployments in the dashboard before deploying again",
     )
+
+
+class ChangeRefused(DeployerError):
+    """The server refused to change a resource before the deploy (its validation): nothing was
+    deployed; exit 1, as for any refused deploy."""
 
 
 class Interrupted(DeployerError):

@@ -75,6 +75,9 @@ class Finished:
     deployments: list[Deployment]
     error: str | None = None
     exit_code: int = 0
+    #: With --image-tag or --commit: the version the resources run, and whether it was rolled back.
+    version: str | None = None
+    rolled_back: bool | None = None
 
 
 Event = Started | Triggered | StatusChanged | LogLines | FailureLog | Message | Tick | Finished

@@ -262,10 +262,38 @@ class ApiClient:
                 f"{method} {url} answered HTTP {status}{page}" + (f": {server_message}" if server_message else ""),
                 status=status,
                 server_message=server_message,
+                reasons=_reasons(body),
                 retry_after=_retry_after(headers),
                 server_time=_server_time(headers),
             )
         return body
+
+
+def _reasons(body: Any) -> list[str]:
+    """Validation errors in an error body: Coolify's `errors` ({field: [messages]}), Dokploy's zod
+    issues (`issues`, or `data.zodError.fieldErrors`); at most 10, each one line."""
+    found: list[str] = []
+    if not isinstance(body, dict):
+        return found
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        for name, said in errors.items():
+            for text in said if isinstance(said, list) else [said]:
+                found.append(f"{name}: {text}")
+    data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
+    zod: Any = data.get("zodError")
+    fields: dict[str, Any] = {}
+    if isinstance(zod, dict) and isinstance(zod.get("fieldErrors"), dict):
+        fields = zod["fieldErrors"]
+    for name, said in fields.items():
+        for text in said if isinstance(said, list) else [said]:
+            found.append(f"{name}: {text}")
+    issues = body.get("issues") if isinstance(body.get("issues"), list) else zod
+    for issue in issues if isinstance(issues, list) else []:
+        if isinstance(issue, dict):
+            where = ".".join(str(p) for p in issue.get("path") or [])
+            found.append(f"{where}: {issue.get('message')}" if where else str(issue.get("message")))
+    return [" ".join(str(line).split())[:200] for line in found[:10]]
 
 
 def _transport_error(exc: BaseException, method: str, url: str, limit: float) -> ServerError:

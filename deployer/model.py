@@ -67,6 +67,8 @@ class Deployment:
     server_problem: bool = False
     #: The last lines of its build log, kept for the failure report.
     log_tail: list[str] = field(default_factory=list)
+    #: The version (image tag or commit) the resource runs after this deployment, where the run set one.
+    version: str | None = None
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)  # a library caller may pass the text
@@ -142,3 +144,34 @@ def utc_now() -> str:
     import time as clock
 
     return clock.strftime("%Y-%m-%dT%H:%M:%SZ", clock.gmtime())
+
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting of one resource that the run changes before the deploy (--image-tag, --commit,
+    --env). `old` is None where the resource had no such setting."""
+
+    resource: str
+    label: str
+    #: What changes, in the user's words: "image tag", "image", "commit", "variable API_URL".
+    setting: str
+    old: str | None
+    new: str
+    #: A variable's value: shown masked, never in clear.
+    secret: bool = False
+    #: The resource's version (put back by --rollback-on-failure), as opposed to a variable.
+    version: bool = False
+    #: The version as the user names it (a tag or commit), before and after: for the `version` output.
+    old_version: str | None = None
+    new_version: str | None = None
+
+    def __str__(self) -> str:
+        def shown(value: str | None) -> str:
+            if value is None:
+                return "(not set)" if not self.secret else "(not set or unknown)"
+            return MASK if self.secret else value
+
+        return f"{self.label}: {self.setting} {shown(self.old)} -> {shown(self.new)}"

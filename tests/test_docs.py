@@ -48,6 +48,7 @@ def test_deploy_help_groups_its_options(run):
     assert titles == [
         "Server",
         "What to deploy",
+        "Version and variables",
         "Config file",
         "Waiting and logs",
         "Health",

@@ -130,7 +130,7 @@ def test_every_action_input_reaches_deployer_through_the_entrypoint(tmp_path):
     """The runner's environment, names hyphens and all, through ENTRYPOINT + CMD: each input arrives."""
     declared = set(action_inputs())
     runs = _non_default_inputs(tmp_path, "https://deploy.example.com")
-    assert set().union(*runs) == declared  # every input is exercised
+    assert set().union(*runs) == declared - VERSION_INPUTS  # every input is exercised (those below too)
     for inputs in runs:
         env = {"GITHUB_ACTIONS": "true", "CI": "true", "PYTHONUNBUFFERED": "1", "GITHUB_WORKSPACE": str(tmp_path)}
         env.update({f"INPUT_{name.upper()}": "" for name in declared})  # unset inputs arrive empty
@@ -144,6 +144,33 @@ def test_every_action_input_reaches_deployer_through_the_entrypoint(tmp_path):
                 done.stdout,
             )
         assert "input-secret" not in done.stdout + done.stderr
+
+
+#: Inputs whose dry run reads the resource (to show old -> new): exercised against a simulator.
+VERSION_INPUTS = {"image-tag", "commit", "env", "rollback-on-failure"}
+
+
+def test_every_version_input_reaches_deployer_through_the_entrypoint(coolify, tmp_path):
+    image, site = SimResource("img", docker_image=True), SimResource("site")
+    sim = coolify([image, site])
+    runs = [
+        {"uuid": image.uuid, "image-tag": "v9", "env": "A=input-secret\nB=2", "rollback-on-failure": "true"},
+        {"uuid": site.uuid, "commit": "0a1b2c3d"},
+    ]
+    assert set().union(*runs) - {"uuid"} == VERSION_INPUTS
+    declared = set(action_inputs())
+    for inputs in runs:
+        env = {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_WORKSPACE": str(tmp_path)}
+        env.update({f"INPUT_{name.upper()}": "" for name in declared})
+        env.update({"INPUT_URL": sim.url, "INPUT_TOKEN": "root-token", "INPUT_DRY-RUN": "true"})
+        env.update({f"INPUT_{name.upper()}": value for name, value in inputs.items()})
+        done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Would change:" in done.stdout
+        for name in set(inputs) - {"uuid"}:
+            assert re.search(rf"^  {re.escape(name)}\s.*\sinput '{re.escape(name)}'$", done.stdout, re.M), name
+        assert "input-secret" not in done.stdout + done.stderr
+    assert sim.changes == [] and sim.triggers == 0
 
 
 def test_github_runs_the_cmd_with_inputs_and_writes_outputs(coolify, tmp_path):
@@ -280,6 +307,10 @@ def test_action_yml_declares_every_input_and_output_of_the_contract():
         "ca-cert",
         "insecure",
         "config",
+        "image-tag",
+        "commit",
+        "env",
+        "rollback-on-failure",
     }
     # Every option of `deploy` is an input too (INPUT_<NAME> is read for each), except the two
     # CONTRACT.md gives no input: --output and --dotenv.
@@ -293,5 +324,7 @@ def test_action_yml_declares_every_input_and_output_of_the_contract():
         "deployment-ids",
         "deployment-url",
         "duration",
+        "version",
+        "rolled-back",
         "result",
     }

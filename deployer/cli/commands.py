@@ -171,10 +171,15 @@ def help_(ctx: click.Context, command: str | None) -> int:
     show_default=True,
     help="Which simulated server.",
 )
-@click.option("--fail", "fail_one", is_flag=True, help="Make one deployment fail, to see how a failure reads.")
+@click.option(
+    "--fail", "fail_one", is_flag=True, help="Make one deployment fail, to see how a failure and its rollback read."
+)
 @click.option("--logs", type=click.Choice(["stream", "on-failure", "none"]), default="stream", show_default=True)
 def demo(provider: str, fail_one: bool, logs: str) -> int:
-    """Run a complete deploy against a simulated server on 127.0.0.1: no server of your own needed."""
+    """Run a complete deploy against a simulated server on 127.0.0.1: no server of your own needed.
+
+    It pins image tag v2 on two applications (--image-tag v2 --rollback-on-failure); with --fail,
+    one of them fails and is rolled back to v1."""
     from deployer.cli.deploy_command import run_deploy
     from deployer.simulator import demo_server
 

@@ -64,11 +64,10 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
         )
     redact.add(settings.token)
     redact.add(settings.github_token)
+    for _, value in settings.env_vars:
+        redact.add(value)  # a variable's value is a secret: never in any sink
     if settings.dry_run:
-        from deployer.dry_run import describe
-
-        click.echo(redact(describe(settings, as_json=wants_json)))
-        return ExitStatus.SUCCESS
+        return _dry_run(settings, env, redact, wants_json)
 
     from deployer import api
     from deployer.reporting import make_reporter
@@ -77,7 +76,15 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
     consumer = _Consumers(reporter, _github_deployment(settings, env, reporter), settings, redact)
     with _stop_on_signals():
         result = api.deploy(settings, on_event=consumer)
-    outcome = Outcome(result.status, result.duration, result.deployments, result.error, result.exit_code)
+    outcome = Outcome(
+        result.status,
+        result.duration,
+        result.deployments,
+        result.error,
+        result.exit_code,
+        result.version,
+        result.rolled_back,
+    )
     code = write_sinks(
         outcome,
         env,
@@ -93,6 +100,22 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def _dry_run(settings: Settings, env: Mapping[str, str], redact: Redactor, wants_json: bool) -> int:
+    """What would be deployed and changed; the resources to change are read, nothing is written."""
+    from deployer.dry_run import describe
+
+    changes = None
+    if settings.changes_asked:
+        from deployer import api
+
+        try:
+            changes = api.plan_changes(settings)
+        except DeployerError as exc:
+            return fail(exc, redact, env)
+    click.echo(redact(describe(settings, as_json=wants_json, changes=changes)))
+    return ExitStatus.SUCCESS
 
 
 class _Consumers:

@@ -58,6 +58,27 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "compose_id": (("--compose-id",), dict(multiple=True, metavar="ID", help="Dokploy compose id(s).")),
     "title": (("--title",), dict(metavar="TEXT", help="Dokploy deployment title (default names the CI run).")),
     "description": (("--description",), dict(metavar="TEXT", help="Dokploy deployment description.")),
+    "image_tag": (
+        ("--image-tag",),
+        dict(metavar="TAG", help="Deploy exactly this image tag: set on each Docker-image resource before the deploy."),
+    ),
+    "commit": (("--commit",), dict(metavar="SHA", help="Coolify: deploy exactly this commit of a git application.")),
+    "env": (
+        ("--env",),
+        dict(
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Set this variable on the resource before the deploy; repeat. Values are never printed.",
+        ),
+    ),
+    "rollback_on_failure": (
+        ("--rollback-on-failure",),
+        dict(
+            is_flag=True,
+            default=None,
+            help="When the new version fails, set back and deploy the previous one (the run still fails).",
+        ),
+    ),
     "config": (
         ("--config",),
         dict(
@@ -148,6 +169,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
 DEPLOY_GROUPS = [
     ("Server", "provider"),
     ("What to deploy", "uuid"),
+    ("Version and variables", "image_tag"),
     ("Config file", "config"),
     ("Waiting and logs", "wait"),
     ("Health", "health_url"),

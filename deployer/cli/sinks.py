@@ -56,6 +56,8 @@ class Outcome(NamedTuple):
     deployments: list[Deployment]
     error: str | None
     exit_code: int
+    version: str | None = None
+    rolled_back: bool | None = None
 
 
 def write_sinks(
@@ -72,7 +74,7 @@ def write_sinks(
     name each file that could not be written. Exit 5 when the deployments finished but a sink failed."""
     from deployer.reporting.outputs import dotenv_text, github_output_text, json_document, step_outputs
 
-    outputs = step_outputs(outcome.status, outcome.duration, outcome.deployments)
+    outputs = step_outputs(outcome.status, outcome.duration, outcome.deployments, outcome.version, outcome.rolled_back)
     unwritten: list[str] = []
 
     def write(what: str, path: str, text: str, mode: str) -> None:

@@ -69,8 +69,20 @@ class Settings:
     github_environment: str | None = None
     dry_run: bool = False
     config: str | None = None
+    #: Deploy exactly this image tag (Docker-image resources), or this commit (Coolify git applications).
+    image_tag: str | None = None
+    commit: str | None = None
+    #: Variables set on the resource before the deploy, in order; their values are secrets.
+    env_vars: list[tuple[str, str]] = field(default_factory=list)
+    #: When the new version's deployment fails, set back and deploy the previous version.
+    rollback_on_failure: bool = False
     #: Where each setting that was given came from: "--uuid", "input 'uuid'", "COOLIFY_URL", "deployer.yml:4".
     sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changes_asked(self) -> bool:
+        """Whether the resources are changed before the deploy (a version or variables)."""
+        return bool(self.image_tag or self.commit or self.env_vars)
 
     @property
     def verify(self) -> bool | ssl.SSLContext:
@@ -265,6 +277,50 @@ def _single_word(value: Any, where: str) -> str:
     return text
 
 
+#: Docker's tag grammar (and Coolify's check of it): a word character first, at most 128 in all.
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+#: Coolify's check of a commit: a SHA, or a ref name.
+_COMMIT = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._/-]*")
+#: An environment variable's name, as both servers accept it.
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def _image_tag(value: Any, where: str) -> str:
+    text = _text(value, where)
+    if not _IMAGE_TAG.fullmatch(text):
+        raise InputError(
+            f"{where}: {text[:140]!r} is not a Docker image tag (letters, digits, '_', '.', '-'; "
+            "not starting with '.' or '-'; at most 128)"
+        )
+    return text
+
+
+def _commit(value: Any, where: str) -> str:
+    text = _text(value, where)
+    if not _COMMIT.fullmatch(text) or len(text) > 255:
+        raise InputError(f"{where}: {text[:80]!r} is not a commit SHA or ref")
+    return text
+
+
+def env_assignments(value: Any, where: str) -> list[tuple[str, str]]:
+    """KEY=VALUE pairs: repeated options, or one a line (the action input); a later KEY wins."""
+    lines = [value] if isinstance(value, str) else list(value)
+    pairs: dict[str, str] = {}
+    for line in (part for item in lines for part in str(item).splitlines()):
+        if not line.strip():
+            continue
+        key, sep, val = line.partition("=")
+        key = key.strip()
+        if not sep or not _ENV_KEY.fullmatch(key):
+            shown = key[:40] if sep else "a line without '='"
+            raise InputError(
+                f"{where}: expected KEY=VALUE with KEY a variable name (letters, digits, '_'), got {shown!r}"
+            )
+        pairs.pop(key, None)
+        pairs[key] = val
+    return list(pairs.items())
+
+
 def _url(value: Any, where: str) -> str:
     return normalize_url(str(value), where)
 
@@ -411,6 +467,10 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         github_token=opt("github_token", secret_text, None, env_names=("DEPLOYER_GITHUB_TOKEN",)),
         github_environment=opt("github_environment", _text, None),
         dry_run=opt("dry_run", _flag, False),
+        image_tag=opt("image_tag", _image_tag, None),
+        commit=opt("commit", _commit, None),
+        env_vars=opt("env", env_assignments, []),
+        rollback_on_failure=opt("rollback_on_failure", _flag, False),
         config=None if r.config_path is None else str(r.config_path).strip(),
         sources=r.sources,
     )
@@ -557,6 +617,19 @@ _TARGET_RULES: dict[str, list[tuple[Callable[[Settings], object], str]]] = {
             "--docker-tag needs --pr (Coolify uses it for pull request previews)",
         ),
         (lambda s: s.pr is not None and s.tags, "--pr works with --uuid only: Coolify deploys no previews by tag"),
+        (
+            lambda s: s.pr is not None and s.changes_asked,
+            "--image-tag, --commit and --env change the resource itself, not a pull request preview: "
+            "for a preview's image use --docker-tag",
+        ),
+        (
+            lambda s: s.image_tag and s.commit,
+            "--image-tag is for Docker-image applications and --commit for git ones: give one",
+        ),
+        (
+            lambda s: s.rollback_on_failure and not (s.image_tag or s.commit),
+            "--rollback-on-failure needs the version to deploy: --image-tag or --commit",
+        ),
     ],
     "dokploy": [
         (
@@ -575,6 +648,19 @@ _TARGET_RULES: dict[str, list[tuple[Callable[[Settings], object], str]]] = {
         (
             lambda s: s.wait_healthy,
             "--wait-healthy is for Coolify: Dokploy reports no application health; use --health-url",
+        ),
+        (
+            lambda s: s.commit,
+            "--commit is for Coolify: Dokploy has no API to deploy a given commit; "
+            "deploy the branch, or use --image-tag",
+        ),
+        (
+            lambda s: s.rollback_on_failure and not s.image_tag,
+            "--rollback-on-failure needs the version to deploy: --image-tag",
+        ),
+        (
+            lambda s: (s.image_tag or s.env_vars) and s.compose_ids,
+            "--image-tag and --env apply to Dokploy applications, not compose stacks",
         ),
     ],
 }

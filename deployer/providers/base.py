@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from deployer.errors import DeployerError, HTTPStatusError, ServerError
+from deployer.errors import ChangeRefused, DeployerError, HTTPStatusError, InputError, ServerError
 from deployer.http import ApiClient
-from deployer.model import Deployment, ResourceName
+from deployer.model import Change, Deployment, ResourceName
 from deployer.providers.names import Candidate
 
 if TYPE_CHECKING:
@@ -146,6 +146,34 @@ class Provider(ABC):
     def close(self) -> None:
         """Release the HTTP connection pool."""
         self.api.close()
+
+    # -- changes before the deploy (--image-tag, --commit, --env) ---------------------------------
+
+    def plan_changes(self) -> list[Change]:
+        """Read each target's settings and say what the run would change (InputError where a change
+        does not fit a resource: exit 2, nothing sent). Nothing is changed here."""
+        raise InputError(f"{self.name}: deployer cannot change a resource's version or variables here")
+
+    def apply_changes(self, changes: list[Change]) -> None:
+        """Make the changes on the server; ChangeRefused with the server's reasons when it refuses one."""
+        raise InputError(f"{self.name}: deployer cannot change a resource's version or variables here")
+
+    def restore(self, changes: list[Change]) -> None:
+        """Put back the old values of these version changes (--rollback-on-failure)."""
+        raise InputError(f"{self.name}: deployer cannot put a version back here")
+
+    def retarget(self, resources: list[str]) -> None:
+        """From now on, trigger only these resources (ids): the rollback's deploy."""
+        raise InputError(f"{self.name}: deployer cannot deploy a subset again here")
+
+    def refused(self, exc: HTTPStatusError, label: str, done: list[Change]) -> DeployerError:
+        """A change the server would not make: its reasons in one line, and what the resources point
+        to now (earlier changes of this run stay made)."""
+        if exc.status not in (400, 422):
+            return translate(exc, f"changing {label}", self.errors)
+        reasons = "; ".join(exc.reasons) or exc.server_message or f"HTTP {exc.status}"
+        made = f"; already changed: {', '.join(str(c) for c in done)}" if done else ""
+        return ChangeRefused(f"{self.name} refused to change {label}: {reasons}; nothing was deployed{made}")
 
     def request(self, method: str, path: str, doing: str, **options: Any) -> Any:
         """One API request; an HTTP error answer comes back translated by the provider's table."""

@@ -26,6 +26,7 @@ from deployer.errors import (
 )
 from deployer.http import TimeLeft
 from deployer.model import (
+    Change,
     Deployment,
     ResourceName,
     Status,
@@ -593,6 +594,104 @@ class CoolifyProvider(Provider):
                 raise
             raise _server_error(exc, doing) from None
 
+    # -- changes before the deploy (--image-tag, --commit, --env) ---------------------------------
+
+    def plan_changes(self) -> list[Change]:
+        """Read each application to change (GET /applications/{uuid}): a Docker-image one for
+        --image-tag, a git one for --commit; services and databases take none of them."""
+        s = self.settings
+        changes: list[Change] = []
+        for uuid in self._applications_to_change():
+            app = self._application_to_change(uuid)
+            label = str(app.get("name") or uuid)
+            build_pack = str(app.get("build_pack") or "")
+            if s.image_tag:
+                if build_pack != "dockerimage":
+                    raise InputError(
+                        f"--image-tag: {label} is not a Docker-image application (it builds with "
+                        f"{build_pack or 'an unknown build pack'}); deploy it without --image-tag, or use --commit"
+                    )
+                old = app.get("docker_registry_image_tag")
+                changes.append(
+                    Change(
+                        uuid,
+                        label,
+                        "image tag",
+                        _text_or_none(old),
+                        s.image_tag,
+                        version=True,
+                        old_version=_text_or_none(old),
+                        new_version=s.image_tag,
+                    )
+                )
+            if s.commit:
+                if build_pack == "dockerimage" or not app.get("git_repository"):
+                    raise InputError(f"--commit: {label} is not a git application; use --image-tag for a Docker image")
+                old = app.get("git_commit_sha")
+                changes.append(
+                    Change(
+                        uuid,
+                        label,
+                        "commit",
+                        _text_or_none(old),
+                        s.commit,
+                        version=True,
+                        old_version=_text_or_none(old),
+                        new_version=s.commit,
+                    )
+                )
+            changes += [Change(uuid, label, f"variable {key}", None, value, secret=True) for key, value in s.env_vars]
+        return changes
+
+    def _applications_to_change(self) -> list[str]:
+        """The uuids given, or the applications of the tags (the API lists applications by tag)."""
+        if not self.settings.tags:
+            return list(self.settings.uuids)
+        return list(dict.fromkeys(self._tagged_applications(self.settings.tags)))
+
+    def _application_to_change(self, uuid: str) -> dict[str, Any]:
+        try:
+            app = self.get(f"/applications/{quote(uuid, safe='')}", "reading the application to change")
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                raise InputError(
+                    f"{uuid} is not an application (a service, a database, or no resource): --image-tag, --commit "
+                    "and --env change applications only"
+                ) from None
+            raise
+        if not isinstance(app, dict):
+            raise UnexpectedAnswer(f"GET /applications/{uuid} answered something that is not an object")
+        return app
+
+    def apply_changes(self, changes: list[Change]) -> None:
+        """Per application: one PATCH for the version, one PATCH of its variables in bulk."""
+        done: list[Change] = []
+        for uuid in dict.fromkeys(c.resource for c in changes):
+            mine = [c for c in changes if c.resource == uuid]
+            versions = {_FIELDS[c.setting]: c.new for c in mine if c.version}
+            variables = [{"key": c.setting.removeprefix("variable "), "value": c.new} for c in mine if c.secret]
+            path = f"/applications/{quote(uuid, safe='')}"
+            try:
+                if versions:
+                    self.api.request("PATCH", path, json_body=versions)
+                    done += [c for c in mine if c.version]
+                if variables:
+                    self.api.request("PATCH", path + "/envs/bulk", json_body={"data": variables})
+                    done += [c for c in mine if c.secret]
+            except HTTPStatusError as exc:
+                raise self.refused(exc, mine[0].label, done) from None
+
+    def restore(self, changes: list[Change]) -> None:
+        for uuid in dict.fromkeys(c.resource for c in changes):
+            back = {_FIELDS[c.setting]: c.old or "" for c in changes if c.resource == uuid and c.version}
+            try:
+                self.api.request("PATCH", f"/applications/{quote(uuid, safe='')}", json_body=back)
+            except HTTPStatusError as exc:
+                raise self.refused(exc, uuid, []) from None
+
+    def retarget(self, resources: list[str]) -> None:
+        self.settings = replace(self.settings, uuids=list(resources), tags=[], names=[])
+
     def history(self, app_uuid: str, doing: str, timeout: float | None = None) -> list[dict[str, Any]]:
         """An application's last 10 deployments, newest first (an object with `deployments`, not the
         array the OpenAPI document says)."""
@@ -810,6 +909,14 @@ class ResourceStatusFollower(Follower):
 
     def cancel(self, timeout: float) -> str:
         return "Coolify cannot cancel this resource"
+
+
+#: The application's field for each version setting.
+_FIELDS = {"image tag": "docker_registry_image_tag", "commit": "git_commit_sha"}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from deployer.errors import (
@@ -27,6 +28,7 @@ from deployer.errors import (
 )
 from deployer.http import TimeLeft
 from deployer.model import (
+    Change,
     Deployment,
     ResourceName,
     Status,
@@ -135,7 +137,10 @@ class DokployProvider(Provider):
         self.readlogs_supported = True
         self.queue_supported = True
         self._candidates: list[Candidate] | None = None
-        self._pages: dict[tuple[str, str], str] = {}  # (kind, id) -> its dashboard page's path
+        self._pages: dict[tuple[str, str], str] = {}
+        self._apps: dict[
+            str, dict[str, Any]
+        ] = {}  # application.one, read before a change  # (kind, id) -> its dashboard page's path
 
     def auth_headers(self, token: str) -> dict[str, str]:
         return {"x-api-key": token}
@@ -333,6 +338,148 @@ class DokployProvider(Provider):
             str(answer.get("message")) if isinstance(answer, dict) and answer.get("message") else "Deployment queued"
         )
         return DokployFollower(self, record, before=before)
+
+    # -- changes before the deploy (--image-tag, --env) ------------------------------------------
+
+    def plan_changes(self) -> list[Change]:
+        """Read each application (`application.one`): --image-tag needs a Docker-image one (saving a
+        Docker provider on a git application would turn it into one)."""
+        s = self.settings
+        if s.compose_ids:
+            raise InputError("--image-tag and --env apply to Dokploy applications, not compose stacks")
+        changes: list[Change] = []
+        for app_id in s.application_ids:
+            app = self.call(
+                "GET", "application.one", "reading the application to change", params={"applicationId": app_id}
+            )
+            if not isinstance(app, dict):
+                raise UnexpectedAnswer("application.one answered something that is not an object")
+            self._apps[app_id] = app
+            label = str(app.get("name") or app_id)
+            if s.image_tag:
+                image = str(app.get("dockerImage") or "")
+                if app.get("sourceType") != "docker" or not image:
+                    raise InputError(
+                        f"--image-tag: {label} is not a Docker-image application (its source is "
+                        f"{app.get('sourceType') or 'unknown'}); deploy it without --image-tag"
+                    )
+                changes.append(
+                    Change(
+                        app_id,
+                        label,
+                        "image",
+                        image,
+                        with_tag(image, s.image_tag),
+                        version=True,
+                        old_version=tag_of(image),
+                        new_version=s.image_tag,
+                    )
+                )
+            present = _env_keys(str(app.get("env") or ""))
+            changes += [
+                Change(app_id, label, f"variable {key}", "set" if key in present else None, value, secret=True)
+                for key, value in s.env_vars
+            ]
+        return changes
+
+    def apply_changes(self, changes: list[Change]) -> None:
+        """Per application: `saveDockerProvider` with the new image (its registry login unchanged),
+        `saveEnvironment` with the variables replaced or added (every other line kept)."""
+        done: list[Change] = []
+        for app_id in dict.fromkeys(c.resource for c in changes):
+            mine = [c for c in changes if c.resource == app_id]
+            app = self._apps[app_id]
+            try:
+                for change in mine:
+                    if change.version:
+                        self._save_image(app_id, change.new)
+                        done.append(change)
+                variables = [(c.setting.removeprefix("variable "), c.new) for c in mine if c.secret]
+                if variables:
+                    self.api.request(
+                        "POST",
+                        "/application.saveEnvironment",
+                        json_body={
+                            "applicationId": app_id,
+                            "env": with_variables(str(app.get("env") or ""), variables),
+                            "buildArgs": app.get("buildArgs"),
+                            "buildSecrets": app.get("buildSecrets"),
+                            "createEnvFile": bool(app.get("createEnvFile", True)),
+                        },
+                    )
+                    done += [c for c in mine if c.secret]
+            except HTTPStatusError as exc:
+                raise self.refused(exc, mine[0].label, done) from None
+
+    def _save_image(self, app_id: str, image: str) -> None:
+        app = self._apps[app_id]
+        self.api.request(
+            "POST",
+            "/application.saveDockerProvider",
+            json_body={
+                "applicationId": app_id,
+                "dockerImage": image,
+                "username": app.get("username"),
+                "password": app.get("password"),
+                "registryUrl": app.get("registryUrl"),
+            },
+        )
+
+    def restore(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.version and change.old:
+                try:
+                    self._save_image(change.resource, change.old)
+                except HTTPStatusError as exc:
+                    raise self.refused(exc, change.label, []) from None
+
+    def retarget(self, resources: list[str]) -> None:
+        ids = set(resources)
+        self.settings = replace(
+            self.settings,
+            application_ids=[i for i in self.settings.application_ids if i in ids],
+            compose_ids=[i for i in self.settings.compose_ids if i in ids],
+            names=[],
+        )
+
+
+def tag_of(image: str) -> str | None:
+    """The tag of an image reference (`registry.local:5000/web:v1` -> `v1`); None when it has none."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last else None
+
+
+def with_tag(image: str, tag: str) -> str:
+    """The same image with another tag: the registry (and its port) and the name stay, a digest goes."""
+    name = image.split("@", 1)[0]
+    head, _, last = name.rpartition("/")
+    bare = last.split(":", 1)[0]
+    return f"{head}/{bare}:{tag}" if head else f"{bare}:{tag}"
+
+
+def _env_keys(text: str) -> set[str]:
+    return {
+        line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#")
+    }
+
+
+def with_variables(text: str, variables: list[tuple[str, str]]) -> str:
+    """An env file with these keys replaced (at their first line; later duplicates dropped) or
+    added at the end; every other line, comments and blank ones included, kept as it was."""
+    wanted = dict(variables)
+    seen: set[str] = set()
+    lines: list[str] = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip() if "=" in line and not line.lstrip().startswith("#") else None
+        if key in wanted:
+            if key not in seen:
+                lines.append(f"{key}={wanted[key]}")
+                seen.add(key)
+            continue
+        lines.append(line)
+    lines += [f"{key}={value}" for key, value in variables if key not in seen]
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
 
 
 class DokployFollower(Follower):

@@ -15,21 +15,35 @@ DOTENV_KEYS = {
     "deployment-ids": "DEPLOY_IDS",
     "deployment-url": "DEPLOY_URL",
     "duration": "DEPLOY_DURATION",
+    "version": "DEPLOY_VERSION",
+    "rolled-back": "DEPLOY_ROLLED_BACK",
 }
 
 
-def step_outputs(status: str, duration: int, deployments: list[Deployment]) -> dict[str, str]:
-    """The outputs of CONTRACT.md, as the strings a later step reads."""
+def step_outputs(
+    status: str,
+    duration: int,
+    deployments: list[Deployment],
+    version: str | None = None,
+    rolled_back: bool | None = None,
+) -> dict[str, str]:
+    """The outputs of CONTRACT.md, as the strings a later step reads; `version` and `rolled-back`
+    only when the run set a version (--image-tag, --commit)."""
     ids = [one_line(d.deployment_id) for d in deployments if d.deployment_id]
     first_url = next((one_line(d.url) for d in deployments if d.url), None)
-    return {
+    outputs = {
         "status": status,
         "deployment-id": ids[0] if ids else "",
         "deployment-ids": ",".join(ids),
         "deployment-url": first_url or "",
         "duration": str(duration),
-        "result": json.dumps([d.as_result() for d in deployments], separators=(",", ":"), ensure_ascii=False),
     }
+    if version is not None:
+        outputs["version"] = one_line(version)
+    if rolled_back is not None:
+        outputs["rolled-back"] = "true" if rolled_back else "false"
+    outputs["result"] = json.dumps([d.as_result() for d in deployments], separators=(",", ":"), ensure_ascii=False)
+    return outputs
 
 
 def github_output_text(outputs: dict[str, str]) -> str:
@@ -56,14 +70,16 @@ def dotenv_text(outputs: dict[str, str]) -> str:
     """`KEY=VALUE` lines GitLab accepts: no blank or comment lines, no spaces or newlines in values,
     under 5 KB. Past that, DEPLOY_IDS keeps the whole ids that fit (every id is in the result output)."""
     values = {
-        key: _dotenv_value(outputs.get(name, ""))[:1000] for name, key in DOTENV_KEYS.items() if key != "DEPLOY_IDS"
+        key: _dotenv_value(outputs.get(name, ""))[:1000]
+        for name, key in DOTENV_KEYS.items()
+        if key != "DEPLOY_IDS" and name in outputs
     }
     ids = _dotenv_value(outputs.get("deployment-ids", ""))
     room = DOTENV_LIMIT - sum(len(f"{k}={v}\n".encode()) for k, v in values.items()) - len("DEPLOY_IDS=\n")
     while len(ids.encode()) > room:
         ids = ids.rsplit(",", 1)[0] if "," in ids else ""
     values["DEPLOY_IDS"] = ids
-    return "".join(f"{key}={values[key]}\n" for key in DOTENV_KEYS.values())
+    return "".join(f"{key}={values[key]}\n" for key in DOTENV_KEYS.values() if key in values)
 
 
 def json_document(

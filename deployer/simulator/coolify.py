@@ -52,6 +52,22 @@ class SimResource:
     environment: str = "production"
     health_check: bool = True  # without one, a running application's status is running:unknown
     healthy_after: float | None = 0.0  # seconds after a finished deployment until healthy; None: never
+    #: What a deployment runs: a Docker-image application's image and tag, a git one's commit.
+    image: str = "ghcr.io/acme/web"
+    image_tag: str = "v1"
+    git_commit: str = "HEAD"
+    envs: dict[str, str] = field(default_factory=dict)
+    #: Versions (tags or commits) whose deployment fails, whatever `outcome` says.
+    failing_versions: tuple[str, ...] = ()
+    #: Fields PATCH refuses as an older Coolify does ("This field is not allowed.").
+    refused_fields: tuple[str, ...] = ()
+
+    @property
+    def version(self) -> str:
+        return self.image_tag if self.docker_image else self.git_commit
+
+    def outcome_of(self, version: str) -> str:
+        return "failed" if version in self.failing_versions else self.outcome
 
 
 @dataclass
@@ -68,6 +84,13 @@ class SimDeployment:
     commit: str = "HEAD"
     cancelled_at: float | None = None
     entries: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    #: The image tag or commit it deployed, and so how it ends.
+    version: str = ""
+    outcome: str = ""
+
+    def __post_init__(self) -> None:
+        self.version = self.version or self.resource.version
+        self.outcome = self.outcome or self.resource.outcome_of(self.version)
 
 
 class CoolifySimulator(SimulatedServer):
@@ -105,6 +128,8 @@ class CoolifySimulator(SimulatedServer):
         self.cancel_seconds = cancel_seconds
         self.deployments: list[SimDeployment] = []
         self.triggers = 0
+        #: Every change a PATCH made, in order: (uuid, the fields it set).
+        self.changes: list[tuple[str, dict[str, Any]]] = []
         self._hits: dict[str, list[float]] = {}
         self._started: dict[str, float] = {}  # service/database uuid -> sim time of its start
         for r in resources:
@@ -139,7 +164,7 @@ class CoolifySimulator(SimulatedServer):
             return "queued"
         if at < d.end:
             return "in_progress"
-        return {"finished": "finished", "failed": "failed", "cancelled": "cancelled-by-user"}[d.resource.outcome]
+        return {"finished": "finished", "failed": "failed", "cancelled": "cancelled-by-user"}[d.outcome]
 
     def _active(self, resource: SimResource) -> list[SimDeployment]:
         return [
@@ -160,6 +185,7 @@ class CoolifySimulator(SimulatedServer):
             pull_request_id=pr,
             docker_tag=docker_tag,
             force=force,
+            commit=resource.git_commit,
         )
         d.entries = build_log(d)
         if not resource.vanishes:
@@ -223,7 +249,7 @@ class CoolifySimulator(SimulatedServer):
         if not ended:
             return r.status
         last = ended[-1]
-        if r.outcome != "finished":
+        if last.outcome != "finished":
             return "exited"
         if not r.health_check:
             return "running:unknown"
@@ -379,7 +405,7 @@ class CoolifySimulator(SimulatedServer):
             if len(active) >= self.queue_limit:
                 raise _QueueFull()
         if not force and any(
-            d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == "HEAD" for d in self._active(r)
+            d.pull_request_id == pr and d.docker_tag == docker_tag and d.commit == r.git_commit for d in self._active(r)
         ):
             return PHANTOM, new_uuid()  # never saved: polling it gives 404
         d = self._create(r, pr, docker_tag, force)
@@ -463,13 +489,80 @@ class CoolifySimulator(SimulatedServer):
         )
 
     def _resource_body(self, r: SimResource) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "uuid": r.uuid,
             "name": r.name,
             "status": self._resource_status(r),
             "fqdn": r.fqdn,
             "environment_id": self._environment_ids()[(r.project, r.environment)],
         }
+        if r.kind == "application":
+            body.update(
+                {
+                    "build_pack": "dockerimage" if r.docker_image else "nixpacks",
+                    "docker_registry_image_name": r.image if r.docker_image else None,
+                    "docker_registry_image_tag": r.image_tag if r.docker_image else None,
+                    "git_repository": None if r.docker_image else "acme/app",
+                    "git_branch": None if r.docker_image else "main",
+                    "git_commit_sha": r.git_commit,
+                }
+            )
+        return body
+
+    def update_application(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        """PATCH /applications/{uuid}: Coolify's checks (fields it allows, tag and commit formats)."""
+        denied = self._needs(request, permissions, "write")
+        if denied:
+            return denied
+        r = self.resources.get(uuid)
+        if r is None or r.kind != "application":
+            return self._error(request, 404, "Application not found")
+        body = _json_object(request)
+        errors: dict[str, list[str]] = {}
+        for name in body:
+            if name not in _UPDATABLE or name in r.refused_fields:
+                errors.setdefault(name, []).append("This field is not allowed.")
+        tag, commit = body.get("docker_registry_image_tag"), body.get("git_commit_sha")
+        if tag is not None and not (isinstance(tag, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag)):
+            errors.setdefault("docker_registry_image_tag", []).append(
+                "The docker registry image tag field format is invalid."
+            )
+        if commit is not None and not (
+            isinstance(commit, str) and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._\-/]*", commit)
+        ):
+            errors.setdefault("git_commit_sha", []).append("The git commit sha field format is invalid.")
+        if errors:
+            return Reply(422, {"message": "Validation failed.", "errors": errors})
+        if isinstance(tag, str):
+            r.image_tag = tag
+        if isinstance(commit, str):
+            r.git_commit = commit
+        self.changes.append((uuid, dict(body)))
+        return Reply(200, {"uuid": uuid})
+
+    def bulk_envs(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        """PATCH /applications/{uuid}/envs/bulk: set or add each variable; 201 with them."""
+        denied = self._needs(request, permissions, "write")
+        if denied:
+            return denied
+        r = self.resources.get(uuid)
+        if r is None or r.kind != "application":
+            return self._error(request, 404, "Application not found")
+        data = _json_object(request).get("data")
+        if not data:
+            return self._error(request, 400, "Bulk data is required.")
+        for item in data if isinstance(data, list) else []:
+            key = str(item.get("key") or "").strip() if isinstance(item, dict) else ""
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+                return Reply(
+                    422, {"message": "Validation failed.", "errors": {"key": ["The key field format is invalid."]}}
+                )
+        saved = []
+        for item in data:
+            r.envs[str(item["key"]).strip()] = str(item.get("value") or "")
+            saved.append({"uuid": new_uuid(), "key": item["key"], "value": item.get("value"), "is_preview": False})
+        self.changes.append((uuid, {"envs": [item["key"] for item in data]}))
+        return Reply(201, saved)
 
     def _environment_ids(self) -> dict[tuple[str, str], int]:
         scopes = sorted({(r.project, r.environment) for r in self.resources.values()})
@@ -532,6 +625,34 @@ class CoolifySimulator(SimulatedServer):
         return denied or Reply(200, raw=self.version.encode(), content_type="text/html; charset=UTF-8")
 
 
+#: Fields PATCH /applications/{uuid} takes (a part of the real list: those a deploy tool would touch).
+_UPDATABLE = frozenset(
+    {
+        "name",
+        "description",
+        "domains",
+        "git_repository",
+        "git_branch",
+        "git_commit_sha",
+        "docker_registry_image_name",
+        "docker_registry_image_tag",
+        "build_pack",
+        "ports_exposes",
+        "instant_deploy",
+        "health_check_enabled",
+        "health_check_path",
+    }
+)
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class _QueueFull(Exception):
     """An application met the queue limit: the whole request answers 429."""
 
@@ -543,6 +664,8 @@ _ROUTES = [
     ("GET", r"/deployments/([^/]+)", "get_deployment"),
     ("POST", r"/deployments/([^/]+)/cancel", "cancel_deployment"),
     ("GET", r"/(applications|services|databases)/([^/]+)", "get_resource"),
+    ("PATCH", r"/applications/([^/]+)", "update_application"),
+    ("PATCH", r"/applications/([^/]+)/envs/bulk", "bulk_envs"),
     ("GET", r"/(applications|services|databases)", "list_resources"),
     ("GET", r"/version", "get_version"),
     ("GET", r"/projects", "list_projects"),
@@ -567,7 +690,9 @@ def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
     steps += [(None, line, False) for line in r.log_extra]
     filler = max(0, r.log_lines - 10)
     steps += [(None, f"#8 [3/5] RUN npm ci ... step {i + 1} of {filler}", False) for i in range(filler)]
-    if r.outcome == "failed":
+    if r.docker_image:
+        steps.insert(4, (None, f"Pulling image {r.image}:{d.version}.", False))
+    if d.outcome == "failed":
         steps += [
             (None, "#9 [4/5] RUN npm run build", False),
             (None, '#9 ERROR: process "/bin/sh -c npm run build" did not complete successfully: exit code: 1', False),

@@ -40,6 +40,20 @@ class SimTarget:
     project: str = "acme"
     environment: str = "production"
     error_message: str | None = None  # the row's errorMessage when a deploy fails (null on a build failure)
+    #: A Docker-image application's image (its source is then "docker", not git), and its registry login.
+    docker_image: str | None = None
+    username: str | None = None
+    password: str | None = None
+    registry_url: str | None = None
+    #: The application's environment settings, as `application.one` gives them.
+    env: str | None = None
+    build_args: str | None = None
+    build_secrets: str | None = None
+    create_env_file: bool = True
+    #: Images whose deployment fails, whatever `outcome` says.
+    failing_images: tuple[str, ...] = ()
+    #: Its settings cannot be saved: the mutations answer a validation error.
+    refuse_changes: bool = False
 
 
 @dataclass
@@ -55,10 +69,13 @@ class SimJob:
     lost: bool = False
     cancelled_at: float | None = None
     outcome: str | None = None  # this deploy's own outcome; None: the target's
+    image: str | None = None  # the image a Docker-image application's deploy ran
 
     @property
     def result(self) -> str:
-        return self.outcome or self.target.outcome
+        if self.outcome:
+            return self.outcome
+        return "error" if self.image and self.image in self.target.failing_images else self.target.outcome
 
 
 class DokploySimulator(SimulatedServer):
@@ -89,6 +106,8 @@ class DokploySimulator(SimulatedServer):
         #: every call is 401 Unauthorized, like a wrong key.
         self.key_budget = key_budget
         self.jobs: list[SimJob] = []
+        #: Every change a mutation made, in order: (application id, what it set; never a password).
+        self.changes: list[tuple[str, dict[str, Any]]] = []
         for target in targets:
             for i in range(target.previous):
                 at = -100.0 + i
@@ -126,7 +145,17 @@ class DokploySimulator(SimulatedServer):
         busy = max([j.end for j in self.jobs if not j.lost and j.end > now and j.cancelled_at is None], default=now)
         start = max(now + self.queue_delay, busy)
         took = target.build_seconds if build_seconds is None else build_seconds
-        job = SimJob(len(self.jobs) + 1, target, title, description, now, start, start + took, outcome=outcome)
+        job = SimJob(
+            len(self.jobs) + 1,
+            target,
+            title,
+            description,
+            now,
+            start,
+            start + took,
+            outcome=outcome,
+            image=target.docker_image,
+        )
         self.jobs.append(job)
         return job
 
@@ -191,7 +220,10 @@ class DokploySimulator(SimulatedServer):
     def log_of(self, job: SimJob) -> list[str]:
         now = self.now()
         t = job.target
-        lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
+        if job.image:
+            lines = ["Initializing deployment", f"Pulling {job.image}"]
+        else:
+            lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
         lines += [f"Step {i + 1}/{t.log_lines}: building" for i in range(t.log_lines)]
         if job.result == "error":
             lines += [
@@ -342,7 +374,74 @@ class DokploySimulator(SimulatedServer):
         status = "idle" if not mine else self.row_status(mine[-1], now)
         id_field = "applicationId" if kind == "application" else "composeId"
         status_field = "applicationStatus" if kind == "application" else "composeStatus"
-        return Reply(200, {id_field: target.id, "name": target.name, status_field: status})
+        body: dict[str, Any] = {id_field: target.id, "name": target.name, status_field: status}
+        if kind == "application":
+            body.update(
+                {
+                    "appName": f"{target.name}-x1y2z3",
+                    "sourceType": "docker" if target.docker_image else "github",
+                    "dockerImage": target.docker_image,
+                    "username": target.username,
+                    "password": target.password,
+                    "registryUrl": target.registry_url,
+                    "env": target.env,
+                    "buildArgs": target.build_args,
+                    "buildSecrets": target.build_secrets,
+                    "createEnvFile": target.create_env_file,
+                }
+            )
+        return Reply(200, body)
+
+    def _required(self, procedure: str, params: dict[str, Any], fields: dict[str, tuple[type, ...]]) -> Reply | None:
+        """zod's check of a mutation's input: every field present, of its type (None where nullable)."""
+        issues = []
+        for name, types in fields.items():
+            if name not in params:
+                issues.append({"code": "invalid_type", "path": [name], "message": "Required"})
+            elif not isinstance(params[name], types) or (bool not in types and isinstance(params[name], bool)):
+                issues.append({"code": "invalid_type", "path": [name], "message": f"Expected {types[0].__name__}"})
+        if not issues:
+            return None
+        return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed", zod=issues))
+
+    def save_docker_provider(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        """Sets the image and registry login, and makes the application a Docker-image one."""
+        text = (str, type(None))
+        bad = self._required(
+            procedure,
+            params,
+            {"applicationId": (str,), "dockerImage": text, "username": text, "password": text, "registryUrl": text},
+        )
+        if bad:
+            return bad
+        target = self._target(procedure, key, params, "application")
+        if isinstance(target, Reply):
+            return target
+        if target.refuse_changes:
+            issue = {"code": "custom", "path": ["dockerImage"], "message": "Image reference not accepted"}
+            return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed", zod=[issue]))
+        target.docker_image = params["dockerImage"]
+        target.username, target.password = params["username"], params["password"]
+        target.registry_url = params["registryUrl"]
+        self.changes.append((target.id, {k: v for k, v in params.items() if k != "password"}))
+        return Reply(200, True)
+
+    def save_environment(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        text = (str, type(None))
+        bad = self._required(
+            procedure,
+            params,
+            {"applicationId": (str,), "env": text, "buildArgs": text, "buildSecrets": text, "createEnvFile": (bool,)},
+        )
+        if bad:
+            return bad
+        target = self._target(procedure, key, params, "application")
+        if isinstance(target, Reply):
+            return target
+        target.env, target.build_args = params["env"], params["buildArgs"]
+        target.build_secrets, target.create_env_file = params["buildSecrets"], params["createEnvFile"]
+        self.changes.append((target.id, {"env": "(saved)"}))
+        return Reply(200, True)
 
     def project_all(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
         """Projects, their environments and what each holds; a key limited to some services sees only those."""
@@ -410,6 +509,8 @@ _PROCEDURES = {
     "deployment.queueList": ("GET", "queue_list"),
     "deployment.readLogs": ("GET", "read_logs"),
     "application.one": ("GET", "application_one"),
+    "application.saveDockerProvider": ("POST", "save_docker_provider"),
+    "application.saveEnvironment": ("POST", "save_environment"),
     "project.all": ("GET", "project_all"),
     "compose.one": ("GET", "application_one"),
     "application.cancelDeployment": ("POST", "cancel"),
