@@ -18,10 +18,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from deployer.errors import DeployerError, Interrupted, ServerError, lost_trigger
+from deployer.errors import DeployerError, DomainConflict, Interrupted, ServerError, lost_trigger
 from deployer.events import Emit, Finished, Message, Started, Triggered, ignore
 from deployer.exit_codes import ExitStatus
-from deployer.model import Change, Deployment, Status, utc_now
+from deployer.model import Change, Deployment, StackChange, Status, utc_now
 from deployer.providers import make_provider
 from deployer.providers.base import Follower, Provider
 from deployer.retry import ReadRetry, TriggerRetry
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from deployer.config.settings import Settings
 
-__all__ = ["DeployResult", "cancel", "deploy", "follow", "plan_changes", "resolve_settings", "status"]
+__all__ = ["DeployResult", "cancel", "deploy", "follow", "plan_changes", "plan_stack", "resolve_settings", "status"]
 
 
 @dataclass
@@ -49,6 +49,9 @@ class DeployResult:
     #: where they differ), and whether --rollback-on-failure put the previous one back.
     version: str | None = None
     rolled_back: bool | None = None
+    #: With --compose-file: the stack's id, and whether this run created it.
+    resource_id: str | None = None
+    created: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -147,6 +150,22 @@ def plan_changes(
         if resolved.names:
             provider.resolve_names()
         return provider.plan_changes()
+
+
+def plan_stack(
+    settings: Settings | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **options: Any,
+) -> StackChange:
+    """What --compose-file would do to the stack (create, update with a diff, or leave it), read
+    from the server; nothing is changed (`--dry-run`)."""
+    from deployer.config.compose_file import load
+
+    resolved = resolve_settings(settings, env, **options)
+    with closing(make_provider(resolved, transport=transport)) as provider:
+        return provider.ensure_stack(load(str(resolved.compose_file)), apply=False)
 
 
 def follow(
@@ -270,6 +289,7 @@ class _Run:
         self.changes: list[Change] = []
         self.applied = False
         self.rollbacks: list[Follower] = []
+        self.stack: StackChange | None = None
         self.health: list[Deployment] = []  # the health checks' own entries
 
     def warn(self, text: str) -> None:
@@ -277,7 +297,9 @@ class _Run:
 
     def go(self) -> None:
         s = self.settings
-        if s.names:
+        if s.compose_file:
+            self._stack()
+        elif s.names:
             ReadRetry(self.deadline, on_retry=self.warn, clock=self.clock, sleep=self.sleep).run(
                 self.provider.resolve_names
             )
@@ -299,6 +321,30 @@ class _Run:
             clock=self.clock,
             sleep=self.sleep,
         )
+
+    def _stack(self) -> None:
+        """Create or update the stack from the compose file, then deploy that stack."""
+        from deployer.config.compose_file import load
+
+        compose = load(str(self.settings.compose_file))
+        try:
+            self.stack = self.provider.ensure_stack(compose, apply=True)
+        except DomainConflict as exc:
+            for line in exc.conflicts:
+                self.emit(Message(f"domain in use: {line}", "warning"))
+            raise
+        finally:
+            for text in self.provider.notices:
+                self.emit(Message(text))
+        self.emit(
+            Message(
+                f"{'created' if self.stack.action == 'create' else self.stack.action}: the stack "
+                f"{self.stack.name} ({self.stack.resource_id})"
+                if self.stack.action != "unchanged"
+                else str(self.stack)
+            )
+        )
+        self.provider.retarget([str(self.stack.resource_id)])
 
     def _change(self) -> None:
         """Set the version and variables asked for, before anything is deployed."""
@@ -404,6 +450,8 @@ class _Run:
             error=str(error) if error else None,
             version=_version(deployments) if versions else None,
             rolled_back=self.rolled_back if versions else None,
+            resource_id=self.stack.resource_id if self.stack else None,
+            created=(self.stack.action == "create") if self.stack else None,
         )
 
 

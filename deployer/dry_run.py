@@ -9,7 +9,7 @@ from dataclasses import fields
 from typing import Any
 
 from deployer.config.settings import Settings
-from deployer.model import Change
+from deployer.model import Change, StackChange
 from deployer.reporting.redact import MASK
 from deployer.reporting.terminal import clean
 
@@ -85,7 +85,9 @@ def _change_entry(change: Change) -> dict[str, Any]:
     }
 
 
-def describe(settings: Settings, *, as_json: bool = False, changes: list[Change] | None = None) -> str:
+def describe(
+    settings: Settings, *, as_json: bool = False, changes: list[Change] | None = None, stack: StackChange | None = None
+) -> str:
     """The dry run's report: one JSON document, or lines for a person; `changes`, where the run
     would change resources, as read from the server."""
     table = settings_table(settings)
@@ -99,8 +101,22 @@ def describe(settings: Settings, *, as_json: bool = False, changes: list[Change]
         }
         if changes is not None:
             document["changes"] = [_change_entry(c) for c in changes]
+        if stack is not None:
+            document["stack"] = {
+                "name": stack.name,
+                "action": stack.action,
+                "resource_id": stack.resource_id,
+                "diff": stack.diff if stack.action == "update" else "",
+            }
         return json.dumps(document, ensure_ascii=False)
-    if changes is None:
+    if stack is not None:
+        lines = [
+            f"Dry run: nothing was changed or deployed on {settings.provider} at {settings.url}.",
+            f"Would {stack}.",
+        ]
+        if stack.action == "update":
+            lines += [stack.diff.rstrip("\n")]
+    elif changes is None:
         lines = [f"Dry run: nothing was sent to {settings.provider} at {settings.url}."]
     else:
         lines = [

@@ -80,6 +80,7 @@ class HTTPStatusError(ServerError):
         server_time: float | None = None,
         hint: str = "",
         reasons: list[str] | None = None,
+        conflicts: list[str] | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
@@ -87,6 +88,8 @@ class HTTPStatusError(ServerError):
         #: The server's validation errors, one "field: what is wrong" each (Coolify's `errors`,
         #: Dokploy's zod issues), where it gave them.
         self.reasons = reasons or []
+        #: Coolify's domain conflicts (409): "domain: held by NAME (uuid)" each.
+        self.conflicts = conflicts or []
         self.retry_after = retry_after
         #: The server's clock when it answered (its Date header, epoch seconds), when it sent one.
         self.server_time = server_time
@@ -128,6 +131,19 @@ def lost_trigger(exc: ServerError) -> ServerError:
 class ChangeRefused(DeployerError):
     """The server refused to change a resource before the deploy (its validation): nothing was
     deployed; exit 1, as for any refused deploy."""
+
+
+class DomainConflict(DeployerError):
+    """Coolify would not create or update a stack: its domains are used by other resources (409)."""
+
+    def __init__(self, stack: str, conflicts: list[str]) -> None:
+        super().__init__(
+            f"Coolify refused the stack {stack}: {len(conflicts)} of its domains are used by other resources; "
+            "nothing was deployed",
+            hint="change the domains, or pass --force-domain-override to take them over",
+        )
+        #: One line each: the domain and the resource that holds it.
+        self.conflicts = conflicts
 
 
 class Interrupted(DeployerError):

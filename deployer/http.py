@@ -263,10 +263,24 @@ class ApiClient:
                 status=status,
                 server_message=server_message,
                 reasons=_reasons(body),
+                conflicts=_conflicts(body),
                 retry_after=_retry_after(headers),
                 server_time=_server_time(headers),
             )
         return body
+
+
+def _conflicts(body: Any) -> list[str]:
+    """Coolify's domain conflicts: each domain and the resource that holds it, one line each."""
+    rows = body.get("conflicts") if isinstance(body, dict) else None
+    found = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict):
+            holder = str(row.get("resource_name") or "another resource")
+            ident = f" ({row['resource_uuid']})" if row.get("resource_uuid") else ""
+            kind = f"{row['resource_type']} " if row.get("resource_type") else ""
+            found.append(" ".join(f"{row.get('domain')}: held by {kind}{holder}{ident}".split())[:300])
+    return found[:50]
 
 
 def _reasons(body: Any) -> list[str]:

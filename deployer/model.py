@@ -175,3 +175,24 @@ class Change:
             return MASK if self.secret else value
 
         return f"{self.label}: {self.setting} {shown(self.old)} -> {shown(self.new)}"
+
+
+@dataclass(frozen=True)
+class StackChange:
+    """What --compose-file does to the stack: create it, update its compose file, or leave it."""
+
+    name: str
+    action: str  # create | update | unchanged
+    #: The stack's id once it exists (None in a dry run that would create it).
+    resource_id: str | None = None
+    #: A unified diff from the server's compose file to the repo's (update), or the file (create).
+    diff: str = ""
+    #: Where it is (or would be) created: "project/environment on server S".
+    where: str = ""
+
+    def __str__(self) -> str:
+        if self.action == "create":
+            return f"create the stack {self.name} in {self.where}"
+        if self.action == "update":
+            return f"update the compose file of the stack {self.name} ({self.resource_id})"
+        return f"leave the stack {self.name} ({self.resource_id}) as it is: its compose file is the same"

@@ -49,6 +49,7 @@ def test_deploy_help_groups_its_options(run):
         "Server",
         "What to deploy",
         "Version and variables",
+        "Stack from a compose file",
         "Config file",
         "Waiting and logs",
         "Health",

@@ -147,17 +147,33 @@ def test_every_action_input_reaches_deployer_through_the_entrypoint(tmp_path):
 
 
 #: Inputs whose dry run reads the resource (to show old -> new): exercised against a simulator.
-VERSION_INPUTS = {"image-tag", "commit", "env", "rollback-on-failure"}
+VERSION_INPUTS = {
+    "image-tag",
+    "commit",
+    "env",
+    "rollback-on-failure",
+    "compose-file",
+    "server",
+    "force-domain-override",
+}
 
 
 def test_every_version_input_reaches_deployer_through_the_entrypoint(coolify, tmp_path):
     image, site = SimResource("img", docker_image=True), SimResource("site")
     sim = coolify([image, site])
+    stack = tmp_path / "compose.yml"
+    stack.write_text("services:\n  web:\n    image: nginx\n")
     runs = [
         {"uuid": image.uuid, "image-tag": "v9", "env": "A=input-secret\nB=2", "rollback-on-failure": "true"},
         {"uuid": site.uuid, "commit": "0a1b2c3d"},
+        {
+            "name": "acme/production/stack",
+            "compose-file": str(stack),
+            "server": "localhost",
+            "force-domain-override": "true",
+        },
     ]
-    assert set().union(*runs) - {"uuid"} == VERSION_INPUTS
+    assert set().union(*runs) - {"uuid", "name"} == VERSION_INPUTS
     declared = set(action_inputs())
     for inputs in runs:
         env = {"GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_WORKSPACE": str(tmp_path)}
@@ -166,8 +182,8 @@ def test_every_version_input_reaches_deployer_through_the_entrypoint(coolify, tm
         env.update({f"INPUT_{name.upper()}": value for name, value in inputs.items()})
         done = entrypoint(*image_cmd(), env=env, cwd=tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "Would change:" in done.stdout
-        for name in set(inputs) - {"uuid"}:
+        assert "Would change:" in done.stdout or "Would create the stack" in done.stdout
+        for name in set(inputs) - {"uuid", "name"}:
             assert re.search(rf"^  {re.escape(name)}\s.*\sinput '{re.escape(name)}'$", done.stdout, re.M), name
         assert "input-secret" not in done.stdout + done.stderr
     assert sim.changes == [] and sim.triggers == 0
@@ -326,5 +342,7 @@ def test_action_yml_declares_every_input_and_output_of_the_contract():
         "duration",
         "version",
         "rolled-back",
+        "resource-id",
+        "created",
         "result",
     }

@@ -84,6 +84,8 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
         result.exit_code,
         result.version,
         result.rolled_back,
+        result.resource_id,
+        result.created,
     )
     code = write_sinks(
         outcome,
@@ -104,17 +106,18 @@ def run_deploy(options: Mapping[str, Any], env: Mapping[str, str], *, ci_outputs
 
 def _dry_run(settings: Settings, env: Mapping[str, str], redact: Redactor, wants_json: bool) -> int:
     """What would be deployed and changed; the resources to change are read, nothing is written."""
+    from deployer import api
     from deployer.dry_run import describe
 
-    changes = None
-    if settings.changes_asked:
-        from deployer import api
-
-        try:
+    changes, stack = None, None
+    try:
+        if settings.changes_asked:
             changes = api.plan_changes(settings)
-        except DeployerError as exc:
-            return fail(exc, redact, env)
-    click.echo(redact(describe(settings, as_json=wants_json, changes=changes)))
+        if settings.compose_file:
+            stack = api.plan_stack(settings)
+    except DeployerError as exc:
+        return fail(exc, redact, env)
+    click.echo(redact(describe(settings, as_json=wants_json, changes=changes, stack=stack)))
     return ExitStatus.SUCCESS
 
 

@@ -79,6 +79,22 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             help="When the new version fails, set back and deploy the previous one (the run still fails).",
         ),
     ),
+    "compose_file": (
+        ("--compose-file",),
+        dict(
+            metavar="PATH",
+            help="Create or update the stack --name PROJECT/ENVIRONMENT/NAME (Dokploy: or --compose-id) "
+            "from this compose file, then deploy it.",
+        ),
+    ),
+    "server": (
+        ("--server",),
+        dict(metavar="NAME", help="Coolify: the server of a stack to create (default: the only one)."),
+    ),
+    "force_domain_override": (
+        ("--force-domain-override",),
+        dict(is_flag=True, default=None, help="Coolify: create or update the stack even when its domains are in use."),
+    ),
     "config": (
         ("--config",),
         dict(
@@ -170,6 +186,7 @@ DEPLOY_GROUPS = [
     ("Server", "provider"),
     ("What to deploy", "uuid"),
     ("Version and variables", "image_tag"),
+    ("Stack from a compose file", "compose_file"),
     ("Config file", "config"),
     ("Waiting and logs", "wait"),
     ("Health", "health_url"),

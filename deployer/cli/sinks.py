@@ -58,6 +58,8 @@ class Outcome(NamedTuple):
     exit_code: int
     version: str | None = None
     rolled_back: bool | None = None
+    resource_id: str | None = None
+    created: bool | None = None
 
 
 def write_sinks(
@@ -74,7 +76,15 @@ def write_sinks(
     name each file that could not be written. Exit 5 when the deployments finished but a sink failed."""
     from deployer.reporting.outputs import dotenv_text, github_output_text, json_document, step_outputs
 
-    outputs = step_outputs(outcome.status, outcome.duration, outcome.deployments, outcome.version, outcome.rolled_back)
+    outputs = step_outputs(
+        outcome.status,
+        outcome.duration,
+        outcome.deployments,
+        outcome.version,
+        outcome.rolled_back,
+        outcome.resource_id,
+        outcome.created,
+    )
     unwritten: list[str] = []
 
     def write(what: str, path: str, text: str, mode: str) -> None:

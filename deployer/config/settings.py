@@ -76,6 +76,11 @@ class Settings:
     env_vars: list[tuple[str, str]] = field(default_factory=list)
     #: When the new version's deployment fails, set back and deploy the previous version.
     rollback_on_failure: bool = False
+    #: A stack defined in the repo: created or updated from this compose file, then deployed.
+    compose_file: str | None = None
+    #: Coolify: the server of a stack to create; and whether to take over domains in use.
+    server: str | None = None
+    force_domain_override: bool = False
     #: Where each setting that was given came from: "--uuid", "input 'uuid'", "COOLIFY_URL", "deployer.yml:4".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -321,6 +326,16 @@ def env_assignments(value: Any, where: str) -> list[tuple[str, str]]:
     return list(pairs.items())
 
 
+def _compose_file(value: Any, where: str) -> str:
+    """A compose file's path, the file checked now (valid YAML with services) so that a bad one
+    is bad input before anything is sent."""
+    from deployer.config import compose_file
+
+    path = _text(value, where)
+    compose_file.load(path, where)
+    return path
+
+
 def _url(value: Any, where: str) -> str:
     return normalize_url(str(value), where)
 
@@ -471,6 +486,9 @@ def resolve(cli: Mapping[str, Any], env: Mapping[str, str] | None = None, *, tar
         commit=opt("commit", _commit, None),
         env_vars=opt("env", env_assignments, []),
         rollback_on_failure=opt("rollback_on_failure", _flag, False),
+        compose_file=opt("compose_file", _compose_file, None),
+        server=opt("server", _text, None),
+        force_domain_override=opt("force_domain_override", _flag, False),
         config=None if r.config_path is None else str(r.config_path).strip(),
         sources=r.sources,
     )
@@ -666,8 +684,47 @@ _TARGET_RULES: dict[str, list[tuple[Callable[[Settings], object], str]]] = {
 }
 
 
+#: What --compose-file needs, by provider (checked before the rules above).
+_STACK_RULES: dict[str, list[tuple[Callable[[Settings], object], str]]] = {
+    "coolify": [
+        (
+            lambda s: s.uuids or s.tags,
+            "--compose-file names its stack with --name PROJECT/ENVIRONMENT/NAME, not --uuid or --tag",
+        ),
+        (
+            lambda s: len(s.names) != 1 or not (s.names[0].project and s.names[0].environment),
+            "--compose-file needs the stack's place: one --name PROJECT/ENVIRONMENT/NAME (created there when missing)",
+        ),
+    ],
+    "dokploy": [
+        (
+            lambda s: s.application_ids,
+            "--compose-file makes a compose stack: use --compose-id or --name, not --application-id",
+        ),
+        (
+            lambda s: len(s.compose_ids) + len(s.names) != 1,
+            "--compose-file needs one stack: --compose-id ID, "
+            "or --name PROJECT/ENVIRONMENT/NAME (created when missing)",
+        ),
+        (
+            lambda s: s.names and not (s.names[0].project and s.names[0].environment),
+            "--compose-file with --name needs PROJECT/ENVIRONMENT/NAME: where to create the stack when it is missing",
+        ),
+        (lambda s: s.server or s.force_domain_override, "--server and --force-domain-override are for Coolify"),
+    ],
+}
+
+
 def _check_targets(s: Settings) -> None:
     """Targets the provider can deploy, and options that fit them (InputError on the first misfit)."""
+    if s.compose_file:
+        for wrong, message in _STACK_RULES[s.provider]:
+            if wrong(s):
+                raise InputError(message)
+        if s.changes_asked:
+            raise InputError("--compose-file defines the stack itself: --image-tag, --commit and --env do not apply")
+    elif s.server or s.force_domain_override:
+        raise InputError("--server and --force-domain-override go with --compose-file")
     for wrong, message in _TARGET_RULES[s.provider]:
         if wrong(s):
             raise InputError(message)

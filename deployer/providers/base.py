@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from deployer.errors import ChangeRefused, DeployerError, HTTPStatusError, InputError, ServerError
 from deployer.http import ApiClient
-from deployer.model import Change, Deployment, ResourceName
+from deployer.model import Change, Deployment, ResourceName, StackChange
 from deployer.providers.names import Candidate
 
 if TYPE_CHECKING:
     import httpx
 
+    from deployer.config.compose_file import ComposeFile
     from deployer.config.settings import Settings
     from deployer.retry import TriggerRetry
 
@@ -86,6 +87,8 @@ class Provider(ABC):
 
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
+        #: Remarks for the user about the resources, outside any deployment (the API says them).
+        self.notices: list[str] = []
         self.api = ApiClient(
             settings.url + self.api_path,
             self.auth_headers(settings.token),
@@ -162,6 +165,11 @@ class Provider(ABC):
         """Put back the old values of these version changes (--rollback-on-failure)."""
         raise InputError(f"{self.name}: deployer cannot put a version back here")
 
+    def ensure_stack(self, compose: ComposeFile, *, apply: bool) -> StackChange:
+        """Make the settings' stack hold this compose file: create it, update it, or leave it when it
+        is the same; with apply=False only say which (the dry run)."""
+        raise InputError(f"{self.name}: deployer cannot create or update a stack here")
+
     def retarget(self, resources: list[str]) -> None:
         """From now on, trigger only these resources (ids): the rollback's deploy."""
         raise InputError(f"{self.name}: deployer cannot deploy a subset again here")
@@ -211,3 +219,13 @@ def translate(exc: HTTPStatusError, doing: str, rules: Sequence[ErrorRule]) -> S
             text = rule.message.format(doing=doing, said=said, message=exc.message)
             return rule.error(text, hint=rule.hint)
     return exc
+
+
+def compose_diff(old: str, new: str, name: str) -> str:
+    """A unified diff of a stack's compose file, the server's copy against the repo's."""
+    import difflib
+
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"{name} (on the server)", f"{name} (this file)"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

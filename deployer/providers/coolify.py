@@ -13,10 +13,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from deployer.config.compose_file import parsed
 from deployer.errors import (
     AnswerTooLarge,
     AuthenticationFailed,
     DeployerError,
+    DomainConflict,
     HTTPStatusError,
     InputError,
     NotFound,
@@ -29,6 +31,7 @@ from deployer.model import (
     Change,
     Deployment,
     ResourceName,
+    StackChange,
     Status,
     epoch,
     iso_utc,
@@ -43,6 +46,7 @@ from deployer.providers.base import (
     Probe,
     Prober,
     Provider,
+    compose_diff,
     translate,
 )
 from deployer.providers.names import Candidate, pick
@@ -51,6 +55,7 @@ from deployer.retry import TriggerRetry
 if TYPE_CHECKING:
     import httpx
 
+    from deployer.config.compose_file import ComposeFile
     from deployer.config.settings import Settings
 
 PHANTOM = "Deployment already queued for this commit."
@@ -146,6 +151,7 @@ class CoolifyProvider(Provider):
         self._lists: dict[str, list[Candidate]] = {}
         self._projects: dict[str, str] | None = None  # name -> uuid
         self._environments: dict[tuple[str, str], list[Candidate]] = {}
+        self._environment_uuids: dict[tuple[str, str], str] = {}
 
     def auth_headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -332,6 +338,8 @@ class CoolifyProvider(Provider):
                 f"{wanted.where}: project {project!r} has no environment {environment!r} "
                 f"(environments: {known or 'none'})"
             ) from None
+        if isinstance(details, dict) and details.get("uuid"):
+            self._environment_uuids[key] = str(details["uuid"])
         found = []
         for field_name, kind in _ENVIRONMENT_LISTS.items():
             rows = details.get(field_name) if isinstance(details, dict) else None
@@ -692,6 +700,96 @@ class CoolifyProvider(Provider):
     def retarget(self, resources: list[str]) -> None:
         self.settings = replace(self.settings, uuids=list(resources), tags=[], names=[])
 
+    # -- a stack from a compose file (--compose-file) ---------------------------------------------
+
+    def ensure_stack(self, compose: ComposeFile, *, apply: bool) -> StackChange:
+        """Find the service by name in its project and environment; create it from the file (on
+        the only server, or --server), or update its compose file when it differs."""
+        wanted = self.settings.names[0]
+        project, environment = str(wanted.project), str(wanted.environment)
+        found = [
+            c for c in self._environment(project, environment, wanted) if c.kind == "service" and c.name == wanted.name
+        ]
+        if len(found) > 1:
+            raise InputError(
+                f"{wanted.where}: {len(found)} services are named {wanted}; rename one or deploy by --uuid"
+            )
+        if not found:
+            return self._create_stack(compose, wanted, apply=apply)
+        uuid = found[0].id
+        service = self.get(f"/services/{quote(uuid, safe='')}", "reading the stack's compose file")
+        held = service.get("docker_compose_raw") if isinstance(service, dict) else None
+        if isinstance(held, str) and parsed(held) == compose.data:
+            return StackChange(wanted.name, "unchanged", uuid)
+        if held is None:
+            self.notices.append(
+                "the token cannot read the stack's compose file (it needs 'read:sensitive'): it is sent again"
+            )
+        # Coolify keeps the file re-dumped from its YAML: compare and show the two in that one form.
+        shown_held = _yaml_text(parsed(held)) if isinstance(held, str) else ""
+        diff = compose_diff(shown_held, _yaml_text(compose.data), wanted.name)
+        change = StackChange(wanted.name, "update", uuid, diff)
+        if apply:
+            body = {"docker_compose_raw": _base64(compose.text), **self._override()}
+            self._stack_request("PATCH", f"/services/{quote(uuid, safe='')}", body, wanted.name)
+        return change
+
+    def _create_stack(self, compose: ComposeFile, wanted: ResourceName, *, apply: bool) -> StackChange:
+        project, environment = str(wanted.project), str(wanted.environment)
+        server = self._server()
+        where = f"{project}/{environment} on server {server['name']}"
+        if not apply:
+            return StackChange(wanted.name, "create", None, compose.text, where)
+        body: dict[str, Any] = {
+            "name": wanted.name,
+            "project_uuid": self._project_uuids()[project],
+            "environment_name": environment,
+            "environment_uuid": self._environment_uuids.get((project, environment), ""),
+            "server_uuid": server["uuid"],
+            "docker_compose_raw": _base64(compose.text),
+            "instant_deploy": False,
+            **self._override(),
+        }
+        if not body["environment_uuid"]:
+            del body["environment_uuid"]
+        answer = self._stack_request("POST", "/services", body, wanted.name)
+        uuid = answer.get("uuid") if isinstance(answer, dict) else None
+        if not uuid:
+            raise UnexpectedAnswer("POST /services answered without the new service's uuid")
+        return StackChange(wanted.name, "create", str(uuid), compose.text, where)
+
+    def _server(self) -> dict[str, str]:
+        """The server to create a stack on: --server by name, else the only one."""
+        rows = self.get("/servers", "listing the servers")
+        servers = [
+            {"uuid": str(r["uuid"]), "name": str(r.get("name") or r["uuid"])}
+            for r in (rows if isinstance(rows, list) else [])
+            if isinstance(r, dict) and r.get("uuid")
+        ]
+        names = ", ".join(s["name"] for s in servers) or "none visible to this token"
+        if self.settings.server:
+            chosen = [s for s in servers if self.settings.server in (s["name"], s["uuid"])]
+            if not chosen:
+                raise InputError(f"--server: Coolify has no server {self.settings.server!r} (servers: {names})")
+            return chosen[0]
+        if len(servers) != 1:
+            raise InputError(
+                f"the stack does not exist yet and Coolify has {len(servers)} servers: pass --server ({names})"
+            )
+        return servers[0]
+
+    def _override(self) -> dict[str, bool]:
+        return {"force_domain_override": True} if self.settings.force_domain_override else {}
+
+    def _stack_request(self, method: str, path: str, body: dict[str, Any], name: str) -> Any:
+        """A create or update of the stack; a domain conflict is each domain and who holds it."""
+        try:
+            return self.api.request(method, path, json_body=body)
+        except HTTPStatusError as exc:
+            if exc.status == 409:
+                raise DomainConflict(name, exc.conflicts) from None
+            raise self.refused(exc, f"the stack {name}", []) from None
+
     def history(self, app_uuid: str, doing: str, timeout: float | None = None) -> list[dict[str, Any]]:
         """An application's last 10 deployments, newest first (an object with `deployments`, not the
         array the OpenAPI document says)."""
@@ -909,6 +1007,18 @@ class ResourceStatusFollower(Follower):
 
     def cancel(self, timeout: float) -> str:
         return "Coolify cannot cancel this resource"
+
+
+def _yaml_text(data: Any) -> str:
+    import yaml
+
+    return "" if data is None else str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+def _base64(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 #: The application's field for each version setting.

@@ -31,18 +31,20 @@ from deployer.model import (
     Change,
     Deployment,
     ResourceName,
+    StackChange,
     Status,
     epoch,
     iso_utc,
     seconds_from_to,
 )
-from deployer.providers.base import ErrorRule, Follower, Provider, translate
+from deployer.providers.base import ErrorRule, Follower, Provider, compose_diff, translate
 from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
 
 if TYPE_CHECKING:
     import httpx
 
+    from deployer.config.compose_file import ComposeFile
     from deployer.config.settings import Settings
 
 _STATUS = {
@@ -137,6 +139,7 @@ class DokployProvider(Provider):
         self.readlogs_supported = True
         self.queue_supported = True
         self._candidates: list[Candidate] | None = None
+        self._environment_ids: dict[str, str] = {}  # "project/environment" -> its id (project.all)
         self._pages: dict[tuple[str, str], str] = {}
         self._apps: dict[
             str, dict[str, Any]
@@ -227,6 +230,8 @@ class DokployProvider(Provider):
                     if not isinstance(environment, dict):
                         continue
                     scope = f"{project.get('name')}/{environment.get('name')}".rstrip("/")
+                    if environment.get("environmentId"):
+                        self._environment_ids[scope] = str(environment["environmentId"])
                     for field_name, kind, id_field in (
                         ("applications", "application", "applicationId"),
                         ("compose", "compose", "composeId"),
@@ -433,12 +438,65 @@ class DokployProvider(Provider):
                 except HTTPStatusError as exc:
                     raise self.refused(exc, change.label, []) from None
 
+    # -- a stack from a compose file (--compose-file) ---------------------------------------------
+
+    def ensure_stack(self, compose: ComposeFile, *, apply: bool) -> StackChange:
+        """The compose stack by --compose-id, or by name in its project and environment (created
+        there from the file when missing); its compose file updated when it differs."""
+        if self.settings.compose_ids:
+            compose_id, name = self.settings.compose_ids[0], self.settings.compose_ids[0]
+        else:
+            wanted = self.settings.names[0]
+            name = wanted.name
+            scope = f"{wanted.project}/{wanted.environment}"
+            found = [c for c in self.candidates() if c.kind == "compose" and c.name == name and c.scope == scope]
+            if not found:
+                return self._create_stack(compose, wanted, apply=apply)
+            compose_id = found[0].id
+        one = self.call("GET", "compose.one", "reading the stack's compose file", params={"composeId": compose_id})
+        held = one.get("composeFile") if isinstance(one, dict) else None
+        name = str(one.get("name") or name) if isinstance(one, dict) else name
+        if isinstance(held, str) and held.strip() == compose.text.strip() and one.get("sourceType") == "raw":
+            return StackChange(name, "unchanged", compose_id)
+        change = StackChange(name, "update", compose_id, compose_diff(str(held or ""), compose.text, name))
+        if apply:
+            body = {"composeId": compose_id, "composeFile": compose.text, "sourceType": "raw"}
+            self._stack_call("compose.update", body, name)
+        return change
+
+    def _create_stack(self, compose: ComposeFile, wanted: ResourceName, *, apply: bool) -> StackChange:
+        scope = f"{wanted.project}/{wanted.environment}"
+        environment_id = self._environment_ids.get(scope)
+        if environment_id is None:
+            known = ", ".join(sorted(self._environment_ids)) or "none visible to this key"
+            raise InputError(f"{wanted.where}: Dokploy has no environment {scope!r} to create the stack in ({known})")
+        if not apply:
+            return StackChange(wanted.name, "create", None, compose.text, scope)
+        body = {
+            "name": wanted.name,
+            "environmentId": environment_id,
+            "composeFile": compose.text,
+            "sourceType": "raw",
+            "composeType": "docker-compose",
+        }
+        created = self._stack_call("compose.create", body, wanted.name)
+        compose_id = created.get("composeId") if isinstance(created, dict) else None
+        if not compose_id:
+            raise UnexpectedAnswer("compose.create answered without the new stack's composeId")
+        return StackChange(wanted.name, "create", str(compose_id), compose.text, scope)
+
+    def _stack_call(self, procedure: str, body: dict[str, Any], name: str) -> Any:
+        try:
+            return self.api.request("POST", "/" + procedure, json_body=body)
+        except HTTPStatusError as exc:
+            raise self.refused(exc, f"the stack {name}", []) from None
+
     def retarget(self, resources: list[str]) -> None:
-        ids = set(resources)
+        applications = [i for i in self.settings.application_ids if i in resources]
         self.settings = replace(
             self.settings,
-            application_ids=[i for i in self.settings.application_ids if i in ids],
-            compose_ids=[i for i in self.settings.compose_ids if i in ids],
+            application_ids=applications,
+            compose_ids=[i for i in resources if i not in applications],  # a stack just created among them
             names=[],
         )
 

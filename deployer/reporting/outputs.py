@@ -17,6 +17,8 @@ DOTENV_KEYS = {
     "duration": "DEPLOY_DURATION",
     "version": "DEPLOY_VERSION",
     "rolled-back": "DEPLOY_ROLLED_BACK",
+    "resource-id": "DEPLOY_RESOURCE_ID",
+    "created": "DEPLOY_CREATED",
 }
 
 
@@ -26,6 +28,8 @@ def step_outputs(
     deployments: list[Deployment],
     version: str | None = None,
     rolled_back: bool | None = None,
+    resource_id: str | None = None,
+    created: bool | None = None,
 ) -> dict[str, str]:
     """The outputs of CONTRACT.md, as the strings a later step reads; `version` and `rolled-back`
     only when the run set a version (--image-tag, --commit)."""
@@ -42,6 +46,9 @@ def step_outputs(
         outputs["version"] = one_line(version)
     if rolled_back is not None:
         outputs["rolled-back"] = "true" if rolled_back else "false"
+    if created is not None:
+        outputs["resource-id"] = one_line(resource_id or "")
+        outputs["created"] = "true" if created else "false"
     outputs["result"] = json.dumps([d.as_result() for d in deployments], separators=(",", ":"), ensure_ascii=False)
     return outputs
 

@@ -61,6 +61,8 @@ class SimResource:
     failing_versions: tuple[str, ...] = ()
     #: Fields PATCH refuses as an older Coolify does ("This field is not allowed.").
     refused_fields: tuple[str, ...] = ()
+    #: A service's compose file as the server stores it (re-dumped from the YAML sent).
+    compose: str | None = None
 
     @property
     def version(self) -> str:
@@ -109,6 +111,8 @@ class CoolifySimulator(SimulatedServer):
         queue_limit: int | None = None,
         retry_after: int = 60,
         cancel_seconds: float = 0.0,
+        servers: tuple[str, ...] = ("localhost",),
+        taken_domains: dict[str, str] | None = None,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -130,6 +134,9 @@ class CoolifySimulator(SimulatedServer):
         self.triggers = 0
         #: Every change a PATCH made, in order: (uuid, the fields it set).
         self.changes: list[tuple[str, dict[str, Any]]] = []
+        self.servers = servers
+        #: Domains other resources hold (domain -> their name): a stack using one meets a 409.
+        self.taken_domains = dict(taken_domains or {})
         self._hits: dict[str, list[float]] = {}
         self._started: dict[str, float] = {}  # service/database uuid -> sim time of its start
         for r in resources:
@@ -472,7 +479,123 @@ class CoolifySimulator(SimulatedServer):
         r = self.resources.get(uuid)
         if r is None or r.kind != kind:
             return self._error(request, 404, f"{kind.capitalize()} not found.")
-        return Reply(200, self._resource_body(r))
+        body = self._resource_body(r)
+        if kind == "service" and self._can(permissions, "read:sensitive"):
+            body["docker_compose_raw"] = r.compose  # hidden without read:sensitive, as on the real one
+        return Reply(200, body)
+
+    def list_servers(self, request: Request, permissions: Any) -> Reply:
+        denied = self._needs(request, permissions, "read")
+        if denied:
+            return denied
+        return Reply(
+            200,
+            [
+                {"uuid": f"srv{i}" + "0" * 20, "name": name, "ip": "10.0.0.1", "is_reachable": True}
+                for i, name in enumerate(self.servers)
+            ],
+        )
+
+    def create_service(self, request: Request, permissions: Any) -> Reply:
+        """POST /services with a compose file: Coolify's checks, its re-dump of the YAML, domain conflicts."""
+        denied = self._needs(request, permissions, "write")
+        if denied:
+            return denied
+        body = _json_object(request)
+        errors = {name: ["This field is not allowed."] for name in body if name not in _SERVICE_CREATE}
+        if not isinstance(body.get("server_uuid"), str):
+            errors["server_uuid"] = ["The server uuid field is required."]
+        if errors:
+            return Reply(422, {"message": "Validation failed.", "errors": errors})
+        if not body.get("environment_name") and not body.get("environment_uuid"):
+            return Reply(422, {"message": "You need to provide at least one of environment_name or environment_uuid."})
+        project = next(
+            (r.project for r in self.resources.values() if self._project_uuid(r.project) == body.get("project_uuid")),
+            None,
+        )
+        if project is None:
+            return self._error(request, 404, "Project not found.")
+        environment = str(body.get("environment_name") or "")
+        if (project, environment) not in self._environment_ids():
+            return self._error(request, 404, "Environment not found.")
+        if body["server_uuid"] not in [f"srv{i}" + "0" * 20 for i in range(len(self.servers))]:
+            return self._error(request, 404, "Server not found.")
+        stored = self._compose_from(body)
+        if isinstance(stored, Reply):
+            return stored
+        service = SimResource(
+            str(body.get("name") or "service-" + new_uuid()[:10]),
+            kind="service",
+            project=project,
+            environment=environment,
+            compose=stored,
+            status="exited",
+        )
+        self.resources[service.uuid] = service
+        self.changes.append((service.uuid, {"created": service.name}))
+        return Reply(201, {"uuid": service.uuid, "domains": []})
+
+    def update_service(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        denied = self._needs(request, permissions, "write")
+        if denied:
+            return denied
+        r = self.resources.get(uuid)
+        if r is None or r.kind != "service":
+            return self._error(request, 404, "Service not found.")
+        body = _json_object(request)
+        errors = {name: ["This field is not allowed."] for name in body if name not in _SERVICE_UPDATE}
+        if errors:
+            return Reply(422, {"message": "Validation failed.", "errors": errors})
+        if "docker_compose_raw" in body:
+            stored = self._compose_from(body, uuid)
+            if isinstance(stored, Reply):
+                return stored
+            r.compose = stored
+            self.changes.append((uuid, {"docker_compose_raw": "(updated)"}))
+        return Reply(200, {"uuid": uuid, "domains": []})
+
+    def _compose_from(self, body: dict[str, Any], own: str | None = None) -> str | Reply:
+        """The compose file as Coolify keeps it (base64 decoded, YAML parsed and dumped again), or
+        the answer refusing it (not base64, not YAML, a domain another resource holds)."""
+        import base64
+        import binascii
+
+        import yaml
+
+        try:
+            text = base64.b64decode(str(body.get("docker_compose_raw") or ""), validate=True).decode("utf-8")
+            data = yaml.safe_load(text)
+        except (binascii.Error, UnicodeDecodeError):
+            return Reply(
+                422,
+                {
+                    "message": "Validation failed.",
+                    "errors": {"docker_compose_raw": "The docker_compose_raw should be base64 encoded."},
+                },
+            )
+        except yaml.YAMLError as exc:
+            return Reply(422, {"message": "Validation failed.", "errors": {"docker_compose_raw": str(exc)[:200]}})
+        conflicts = [
+            {
+                "domain": domain,
+                "resource_name": holder,
+                "resource_uuid": "held" + "0" * 20,
+                "resource_type": "application",
+            }
+            for domain, holder in self.taken_domains.items()
+            if domain in text
+        ]
+        if conflicts and body.get("force_domain_override") is not True:
+            return Reply(
+                409,
+                {
+                    "message": "Domain conflicts detected. Use force_domain_override=true to proceed.",
+                    "conflicts": conflicts,
+                    "warning": "Using the same domain for multiple resources can cause routing conflicts "
+                    "and unpredictable behavior.",
+                },
+            )
+        return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, indent=2))
 
     def list_resources(self, request: Request, permissions: Any, plural: str) -> Reply:
         denied = self._needs(request, permissions, "read")
@@ -612,7 +735,13 @@ class CoolifySimulator(SimulatedServer):
         if env_id is None:
             return self._error(request, 404, "Environment not found.")
         held = [r for r in self.resources.values() if (r.project, r.environment) == (project, environment)]
-        body: dict[str, Any] = {"id": env_id, "name": environment, "project_id": 1, "description": None}
+        body: dict[str, Any] = {
+            "id": env_id,
+            "uuid": f"env{env_id}" + "0" * 20,
+            "name": environment,
+            "project_id": 1,
+            "description": None,
+        }
         body["applications"] = [self._resource_body(r) for r in held if r.kind == "application"]
         body["services"] = [self._resource_body(r) for r in held if r.kind == "service"]
         body["postgresqls"] = [self._resource_body(r) for r in held if r.kind == "database"]
@@ -625,6 +754,37 @@ class CoolifySimulator(SimulatedServer):
         return denied or Reply(200, raw=self.version.encode(), content_type="text/html; charset=UTF-8")
 
 
+#: Fields POST /services and PATCH /services/{uuid} take (with a compose file).
+_SERVICE_CREATE = frozenset(
+    {
+        "name",
+        "description",
+        "project_uuid",
+        "environment_name",
+        "environment_uuid",
+        "server_uuid",
+        "destination_uuid",
+        "instant_deploy",
+        "docker_compose_raw",
+        "connect_to_docker_network",
+        "urls",
+        "force_domain_override",
+        "is_container_label_escape_enabled",
+        "tags",
+    }
+)
+_SERVICE_UPDATE = frozenset(
+    {
+        "name",
+        "description",
+        "instant_deploy",
+        "docker_compose_raw",
+        "connect_to_docker_network",
+        "urls",
+        "force_domain_override",
+        "is_container_label_escape_enabled",
+    }
+)
 #: Fields PATCH /applications/{uuid} takes (a part of the real list: those a deploy tool would touch).
 _UPDATABLE = frozenset(
     {
@@ -665,6 +825,9 @@ _ROUTES = [
     ("POST", r"/deployments/([^/]+)/cancel", "cancel_deployment"),
     ("GET", r"/(applications|services|databases)/([^/]+)", "get_resource"),
     ("PATCH", r"/applications/([^/]+)", "update_application"),
+    ("GET", r"/servers", "list_servers"),
+    ("POST", r"/services", "create_service"),
+    ("PATCH", r"/services/([^/]+)", "update_service"),
     ("PATCH", r"/applications/([^/]+)/envs/bulk", "bulk_envs"),
     ("GET", r"/(applications|services|databases)", "list_resources"),
     ("GET", r"/version", "get_version"),

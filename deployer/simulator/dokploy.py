@@ -54,6 +54,9 @@ class SimTarget:
     failing_images: tuple[str, ...] = ()
     #: Its settings cannot be saved: the mutations answer a validation error.
     refuse_changes: bool = False
+    #: A compose stack's file as the server holds it, and where it comes from ("raw": the file itself).
+    compose_file: str | None = None
+    source_type: str = "github"
 
 
 @dataclass
@@ -92,6 +95,7 @@ class DokploySimulator(SimulatedServer):
         speed: float = 1.0,
         old_version: bool = False,
         key_budget: int | None = None,
+        empty_environments: list[tuple[str, str]] | None = None,
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -108,6 +112,8 @@ class DokploySimulator(SimulatedServer):
         self.jobs: list[SimJob] = []
         #: Every change a mutation made, in order: (application id, what it set; never a password).
         self.changes: list[tuple[str, dict[str, Any]]] = []
+        #: Environments that exist without holding anything yet: (project, environment).
+        self.empty_environments: list[tuple[str, str]] = list(empty_environments or [])
         for target in targets:
             for i in range(target.previous):
                 at = -100.0 + i
@@ -232,7 +238,7 @@ class DokploySimulator(SimulatedServer):
                 "Error occurred ❌, check the logs for details.",
             ]
         else:
-            lines += ["Docker Deployed: ✅"]
+            lines += ["Docker Compose Deployed: ✅" if t.kind == "compose" else "Docker Deployed: ✅"]
         end = job.cancelled_at if job.cancelled_at is not None else job.end
         if now >= end:
             return lines
@@ -447,19 +453,21 @@ class DokploySimulator(SimulatedServer):
         """Projects, their environments and what each holds; a key limited to some services sees only those."""
         allowed = self.keys[key]
         projects: dict[str, dict[str, Any]] = {}
-        for target in self.targets.values():
-            if allowed is not None and target.id not in allowed:
-                continue
+        places: list[tuple[str, str, SimTarget | None]] = [
+            (t.project, t.environment, t) for t in self.targets.values() if allowed is None or t.id in allowed
+        ]
+        places += [(p, e, None) for p, e in self.empty_environments]
+        for project_name, environment_name, target in places:
             project = projects.setdefault(
-                target.project,
-                {"projectId": f"prj-{target.project}", "name": target.project, "description": None, "environments": {}},
+                project_name,
+                {"projectId": f"prj-{project_name}", "name": project_name, "description": None, "environments": {}},
             )
             environment = project["environments"].setdefault(
-                target.environment,
+                environment_name,
                 {
-                    "environmentId": f"env-{target.project}-{target.environment}",
-                    "name": target.environment,
-                    "isDefault": target.environment == "production",
+                    "environmentId": f"env-{project_name}-{environment_name}",
+                    "name": environment_name,
+                    "isDefault": environment_name == "production",
                     "applications": [],
                     "compose": [],
                     "mariadb": [],
@@ -469,6 +477,8 @@ class DokploySimulator(SimulatedServer):
                     "redis": [],
                 },
             )
+            if target is None:
+                continue
             if target.kind == "application":
                 environment["applications"].append(
                     {"applicationId": target.id, "name": target.name, "applicationStatus": "done"}
@@ -476,6 +486,68 @@ class DokploySimulator(SimulatedServer):
             else:
                 environment["compose"].append({"composeId": target.id, "name": target.name, "composeStatus": "done"})
         return Reply(200, [dict(p, environments=list(p["environments"].values())) for p in projects.values()])
+
+    def compose_one(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        target = self._target(procedure, key, params, "compose")
+        if isinstance(target, Reply):
+            return target
+        return Reply(200, self._compose_body(target))
+
+    def _compose_body(self, target: SimTarget) -> dict[str, Any]:
+        now = self.now()
+        mine = [j for j in self.jobs if j.target is target and not j.lost and j.start <= now]
+        return {
+            "composeId": target.id,
+            "name": target.name,
+            "appName": f"{target.name}-a1b2c3",
+            "composeFile": target.compose_file or "",
+            "sourceType": target.source_type,
+            "composeType": "docker-compose",
+            "environmentId": f"env-{target.project}-{target.environment}",
+            "composeStatus": "idle" if not mine else self.row_status(mine[-1], now),
+        }
+
+    def compose_create(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        """A new compose stack in an environment; the file is stored as given."""
+        issues = []
+        if not isinstance(params.get("name"), str) or not params["name"]:
+            issues.append(
+                {"code": "too_small", "path": ["name"], "message": "String must contain at least 1 character(s)"}
+            )
+        if not isinstance(params.get("environmentId"), str):
+            issues.append({"code": "invalid_type", "path": ["environmentId"], "message": "Required"})
+        if params.get("sourceType") not in (None, "git", "github", "gitlab", "bitbucket", "gitea", "raw"):
+            issues.append({"code": "invalid_enum_value", "path": ["sourceType"], "message": "Invalid enum value"})
+        if issues:
+            return Reply(400, _procedure_error("BAD_REQUEST", 400, procedure, "Input validation failed", zod=issues))
+        places = {f"env-{t.project}-{t.environment}": (t.project, t.environment) for t in self.targets.values()}
+        places.update({f"env-{p}-{e}": (p, e) for p, e in self.empty_environments})
+        if params["environmentId"] not in places:
+            return Reply(404, _procedure_error("NOT_FOUND", 404, procedure, "Environment not found"))
+        project, environment = places[params["environmentId"]]
+        target = SimTarget(
+            str(params["name"]),
+            kind="compose",
+            project=project,
+            environment=environment,
+            git=False,
+            compose_file=str(params.get("composeFile") or ""),
+            source_type=str(params.get("sourceType") or "github"),
+        )
+        self.targets[target.id] = target
+        self.changes.append((target.id, {"created": target.name}))
+        return Reply(200, self._compose_body(target))
+
+    def compose_update(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
+        target = self._target(procedure, key, params, "compose")
+        if isinstance(target, Reply):
+            return target
+        if "composeFile" in params:
+            target.compose_file = str(params["composeFile"])
+        if "sourceType" in params:
+            target.source_type = str(params["sourceType"])
+        self.changes.append((target.id, {k: v for k, v in params.items() if k != "composeId"}))
+        return Reply(200, self._compose_body(target))
 
     def cancel(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
         return Reply(
@@ -512,7 +584,9 @@ _PROCEDURES = {
     "application.saveDockerProvider": ("POST", "save_docker_provider"),
     "application.saveEnvironment": ("POST", "save_environment"),
     "project.all": ("GET", "project_all"),
-    "compose.one": ("GET", "application_one"),
+    "compose.one": ("GET", "compose_one"),
+    "compose.create": ("POST", "compose_create"),
+    "compose.update": ("POST", "compose_update"),
     "application.cancelDeployment": ("POST", "cancel"),
     "compose.cancelDeployment": ("POST", "cancel"),
     "application.killBuild": ("POST", "kill_build"),
