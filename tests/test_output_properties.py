@@ -81,7 +81,12 @@ def test_dotenv_is_accepted_and_carries_only_our_keys(items, status, duration):
     outputs = step_outputs(status, duration, items)
     parsed = parse_gitlab_dotenv(dotenv_text(outputs))
     # DEPLOY_VERSION and DEPLOY_ROLLED_BACK only when a version was pinned (tests/test_versions.py)
-    assert set(parsed) == set(DOTENV_KEYS.values()) - {"DEPLOY_VERSION", "DEPLOY_ROLLED_BACK"}
+    assert set(parsed) == set(DOTENV_KEYS.values()) - {
+        "DEPLOY_VERSION",
+        "DEPLOY_ROLLED_BACK",
+        "DEPLOY_RESOURCE_ID",
+        "DEPLOY_CREATED",
+    }
     assert parsed["DEPLOY_STATUS"] == status
     assert parsed["DEPLOY_DURATION"] == str(duration)
 

@@ -42,8 +42,8 @@ CheckResult = tuple[list[str], "ServerError | None"]
 class Follower(ABC):
     """Follows one deployment on its server, one `check` at a time (the waiting loop decides when)."""
 
-    #: Requests one check sends, counted against the request budget.
-    cost: ClassVar[int] = 1
+    #: Requests the next check may send, counted against the request budget.
+    cost: int = 1
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
@@ -51,6 +51,8 @@ class Follower(ABC):
         self.notices: list[str] = []
         #: (earliest, latest) monotonic time at which the deployment should end, from its history.
         self.expected_end: tuple[float, float] | None = None
+        #: Seconds after the trigger of the first check (0: at once, to see fast failures).
+        self.first_check_after = 0.0
 
     @abstractmethod
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:

@@ -70,6 +70,10 @@ _SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
 _DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
 _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 
+#: Lines Coolify writes in the last seconds of a deployment, and how long after one the end is watched closely.
+NEAR_END_MARKERS = ("Building docker image completed.", "Rolling update started.", "New container started.")
+NEAR_END_CHARS = 4000
+NEAR_END_SECONDS = 6.0
 CONFIRM_SECONDS = 5.0  # a status read that confirms a cancel whose answer did not come
 LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
 FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
@@ -824,17 +828,30 @@ class DeploymentFollower(Follower):
         # Watched through the list of active deployments at once, unless this deployment first needs
         # a check of its own: a phantom uuid to replace, or (for a few deployments) a forecast to read.
         self.watchable = not phantom and not (provider.settings.uuids and provider.forecast_wanted())
+        if not self.watchable and not phantom:
+            # Its first check reads the history for a forecast: one poll interval in, where a check
+            # of a fixed-interval poller would be anyway (a deploy rarely ends sooner).
+            self.first_check_after = provider.settings.poll_interval
+        if not self.watchable:
+            self.cost = 2  # the history (or the phantom's search), then possibly the row itself
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         left = TimeLeft(timeout)
+        self.cost = 1  # from the next check on: the row alone
         if self.phantom:
             self._adopt_from_history(reason=f"Coolify answered '{PHANTOM}'", timeout=left())
             self.phantom = False
         elif not self.watchable and self.provider.settings.uuids and self.provider.forecast_wanted():
+            self.watchable = True
             try:  # a forecast only spares requests: without one, checks just back off as usual
-                self._forecast(self._history(left()))
+                rows = self._history(left())
             except ServerError:
-                pass
+                rows = []
+            self._forecast(rows)
+            # The history holds this deployment's own row too (newest first): it is this check.
+            own = next((r for r in rows if str(r.get("deployment_uuid")) == self.deployment.deployment_id), None)
+            if own is not None:
+                return self.apply(own, want_logs)
         self.watchable = True
         d = self.deployment
         try:
@@ -866,7 +883,19 @@ class DeploymentFollower(Follower):
     def apply(self, row: dict[str, Any], want_logs: bool) -> list[str]:
         """Take in a deployment row (from its own GET or the list of active ones)."""
         self._read_row(row)
+        self._near_the_end(row)
         return self._new_log_lines(row) if want_logs else []
+
+    def _near_the_end(self, row: dict[str, Any]) -> None:
+        """Without a forecast from the history, the build log's last lines say when a deployment is
+        about to end (the image is built, the rolling update started): check densely from then on."""
+        if self.expected_end is not None:
+            return
+        raw = row.get("logs")
+        tail = raw[-NEAR_END_CHARS:] if isinstance(raw, str) else ""
+        if any(marker in tail for marker in NEAR_END_MARKERS):
+            now = time.monotonic()
+            self.expected_end = (now, now + NEAR_END_SECONDS)
 
     def _history(self, timeout: float | None = None) -> list[dict[str, Any]]:
         return self.provider.history(self.deployment.resource, "reading the application's deployments", timeout)
@@ -883,7 +912,9 @@ class DeploymentFollower(Follower):
             if t is not None
         )
         if took:
-            self.expected_end = (self.triggered_at + took[0] - 1.0, self.triggered_at + took[-1] + 1.0)
+            # Coolify's times are whole seconds: aim one check just past the longest recent run (it
+            # sees most ends within a second), then look every half second.
+            self.expected_end = (self.triggered_at + took[-1] + 0.3, self.triggered_at + took[-1] + 2.0)
 
     def _read_row(self, row: dict[str, Any]) -> None:
         d = self.deployment

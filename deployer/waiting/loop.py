@@ -23,7 +23,7 @@ from deployer.http import MAX_REQUEST_SECONDS
 from deployer.model import Deployment, Status, seconds_from_to, utc_now
 from deployer.providers.base import CheckResult, Follower
 from deployer.retry import jittered
-from deployer.waiting.schedule import DEFAULT_BUDGET, LIST_INTERVAL, Backoff, RequestBudget
+from deployer.waiting.schedule import DEFAULT_BUDGET, FIRST_DELAY, LIST_INTERVAL, Backoff, RequestBudget
 
 TAIL_LINES = 50
 WORKERS = 4  # checks in flight at once
@@ -122,7 +122,12 @@ class _Loop:
         self.budget = RequestBudget(budget_per_minute, now)
         self.budget.take()  # the trigger counts against the same limit
         self.watches = [
-            _Watch(f, due=now, backoff=Backoff(poll_interval), last_status=f.deployment.status)
+            _Watch(
+                f,
+                due=now + min(f.first_check_after, poll_interval),
+                backoff=Backoff(poll_interval, poll_interval if f.first_check_after else FIRST_DELAY),
+                last_status=f.deployment.status,
+            )
             for f in followers
             if not f.deployment.ended
         ]

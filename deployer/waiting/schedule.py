@@ -37,13 +37,13 @@ class Backoff:
     """One deployment's pause between checks.
 
     Without a forecast: 0.5 s, doubling up to `poll_interval`. With one (the window in which the
-    previous deployments ended): the same growth, cut so the next check lands at the window's start,
-    every 0.5 s inside it, and growth again once it has passed.
+    deployment should end): one check every poll interval and one as the window opens, then checks a
+    quarter of the window apart (at least 0.5 s) inside it, and growth again once it has passed.
     """
 
-    def __init__(self, poll_interval: float) -> None:
+    def __init__(self, poll_interval: float, first: float = FIRST_DELAY) -> None:
         self.poll_interval = poll_interval
-        self.delay = min(FIRST_DELAY, poll_interval)
+        self.delay = min(first, poll_interval)
 
     def reset(self) -> None:
         self.delay = min(FIRST_DELAY, self.poll_interval)
@@ -55,7 +55,10 @@ class Backoff:
             return base
         opens, closes = window
         if now < opens:
-            return max(DENSE_STEP, min(base, opens - now))
-        if now <= closes:
-            return min(DENSE_STEP, self.poll_interval)
+            # No early ramp: one check every poll interval (an early failure is still seen within
+            # one), and one as the window opens.
+            return min(self.poll_interval, opens - now)
+        step = max(DENSE_STEP, (closes - opens) / 4)  # a forecast's narrow window, or a log's hint
+        if now <= closes + step:
+            return min(step, self.poll_interval)
         return base

@@ -1,0 +1,90 @@
+"""When deployer asks: no early ramp where the history forecasts the end, one check every poll
+interval before it (an early failure is still seen within one), close checks around it; the
+history read is itself the first status check."""
+
+from __future__ import annotations
+
+import json
+
+from deployer.waiting.schedule import Backoff
+
+
+def schedule(backoff: Backoff, window: tuple[float, float] | None, until: float, start: float = 0.0) -> list[float]:
+    """The check times a deployment that never ends would get, up to `until`."""
+    times, now = [], start
+    while now < until:
+        now += backoff.next(now, window)
+        times.append(round(now, 2))
+    return times
+
+
+def test_with_a_forecast_checks_come_one_poll_interval_apart_then_closely_around_the_end():
+    times = schedule(Backoff(5.0, first=5.0), window=(40.3, 42.0), until=43.0, start=5.0)
+    before = [t for t in times if t < 40.3]
+    assert before == [10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0]  # as a fixed 5 s poller would: no ramp
+    assert 40.3 in times  # one check just as the window opens
+    close = [t for t in times if 40.3 <= t <= 42.5]
+    assert all(b - a <= 0.5 + 1e-9 for a, b in zip(close, close[1:], strict=False))
+
+
+def test_without_a_forecast_checks_ramp_from_half_a_second_to_the_poll_interval():
+    assert schedule(Backoff(5.0), window=None, until=20.0)[:6] == [0.5, 1.5, 3.5, 7.5, 12.5, 17.5]
+
+
+def test_after_the_window_checks_space_out_again():
+    times = schedule(Backoff(5.0, first=5.0), window=(10.0, 11.0), until=30.0, start=5.0)
+    late = [t for t in times if t > 12.0]
+    assert late and max(b - a for a, b in zip(late, late[1:], strict=False)) == 5.0
+
+
+def test_a_forecast_costs_no_more_requests_than_fixed_polling_and_sees_the_end_within_a_second(coolify, run):
+    from deployer.simulator.coolify import SimResource
+
+    web = SimResource("web", queue_seconds=0.2, build_seconds=3.0, history=3)
+    sim = coolify([web])
+    result = run(
+        "deploy",
+        "--url",
+        sim.url,
+        "--token",
+        "root-token",
+        "--uuid",
+        web.uuid,
+        "--poll-interval",
+        "1s",
+        "--logs",
+        "none",
+    )
+    assert result.exit_code == 0, result.output
+    reads = [r for r in sim.requests if r.method == "GET"]
+    # The first check is the history read (it holds this deployment's row too): no second request then.
+    assert "/deployments/applications/" in reads[0].path
+    assert reads[1].at - reads[0].at > 0.5
+    deployment = sim.deployments[-1]
+    fixed_one_second = int(deployment.end - deployment.created) + 1  # checks a 1 s poller makes
+    assert len(reads) <= fixed_one_second + 1
+
+
+def test_coolifys_near_the_end_lines_bring_close_checks_without_a_history():
+    from deployer.model import Deployment
+    from deployer.providers.coolify import DeploymentFollower
+
+    class Provider:
+        class settings:  # noqa: N801 (a stand-in for Settings)
+            uuids = ["a"]
+            poll_interval = 5.0
+
+        @staticmethod
+        def forecast_wanted() -> bool:
+            return True
+
+        @staticmethod
+        def deployment_url(path: object) -> None:
+            return None
+
+    follower = DeploymentFollower(Provider(), Deployment("coolify", "a", "application", "d1"), phantom=False)  # type: ignore[arg-type]
+    row = {"status": "in_progress", "logs": json.dumps([{"output": "Rolling update started.", "hidden": False}])}
+    follower.apply(row, want_logs=False)
+    assert follower.expected_end is not None
+    opens, closes = follower.expected_end
+    assert 0 < closes - opens <= 10
