@@ -73,6 +73,8 @@ _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 #: Lines Coolify writes in the last seconds of a deployment, and how long after one the end is watched closely.
 NEAR_END_MARKERS = ("Building docker image completed.", "Rolling update started.", "New container started.")
 NEAR_END_CHARS = 4000
+#: The latest first check of a deployment whose history gives a forecast (with a long --poll-interval).
+FORECAST_AFTER = 5.0
 NEAR_END_SECONDS = 6.0
 CONFIRM_SECONDS = 5.0  # a status read that confirms a cancel whose answer did not come
 LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
@@ -829,9 +831,9 @@ class DeploymentFollower(Follower):
         # a check of its own: a phantom uuid to replace, or (for a few deployments) a forecast to read.
         self.watchable = not phantom and not (provider.settings.uuids and provider.forecast_wanted())
         if not self.watchable and not phantom:
-            # Its first check reads the history for a forecast: one poll interval in, where a check
-            # of a fixed-interval poller would be anyway (a deploy rarely ends sooner).
-            self.first_check_after = provider.settings.poll_interval
+            # Its first check reads the history for a forecast: one poll interval in (where a fixed
+            # poller's would be; a deploy rarely ends sooner), and at most FORECAST_AFTER seconds.
+            self.first_check_after = min(provider.settings.poll_interval, FORECAST_AFTER)
         if not self.watchable:
             self.cost = 2  # the history (or the phantom's search), then possibly the row itself
 
