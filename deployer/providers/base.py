@@ -180,7 +180,7 @@ class Provider(ABC):
         """A change the server would not make: its reasons in one line, and what the resources point
         to now (earlier changes of this run stay made)."""
         if exc.status not in (400, 422):
-            return translate(exc, f"changing {label}", self.errors)
+            return self.translated(exc, f"changing {label}")
         reasons = "; ".join(exc.reasons) or exc.server_message or f"HTTP {exc.status}"
         made = f"; already changed: {', '.join(str(c) for c in done)}" if done else ""
         return ChangeRefused(f"{self.name} refused to change {label}: {reasons}; nothing was deployed{made}")
@@ -190,7 +190,11 @@ class Provider(ABC):
         try:
             return self.api.request(method, path, **options)
         except HTTPStatusError as exc:
-            raise translate(exc, doing, self.errors) from None
+            raise self.translated(exc, doing) from None
+
+    def translated(self, exc: HTTPStatusError, doing: str) -> ServerError | DeployerError:
+        """An HTTP error in the user's words, by this provider's table."""
+        return translate(exc, doing, self.errors)
 
 
 @dataclass(frozen=True)

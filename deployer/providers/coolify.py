@@ -47,7 +47,6 @@ from deployer.providers.base import (
     Prober,
     Provider,
     compose_diff,
-    translate,
 )
 from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
@@ -136,11 +135,6 @@ ERRORS = (
 )
 
 
-def _server_error(exc: HTTPStatusError, doing: str) -> ServerError | DeployerError:
-    """An HTTP error in the user's words, by Coolify's table."""
-    return translate(exc, doing, ERRORS)
-
-
 class CoolifyProvider(Provider):
     """Deploys Coolify resources by uuid or tag."""
 
@@ -181,7 +175,7 @@ class CoolifyProvider(Provider):
             )
             return {}, []
         except HTTPStatusError as exc:
-            error = _server_error(exc, "listing the active deployments")
+            error = self.translated(exc, "listing the active deployments")
             if not isinstance(error, ServerError):
                 raise error from None
             return {f: ([], error) for f in watched if f in due}, []
@@ -230,7 +224,7 @@ class CoolifyProvider(Provider):
                 raise DeployerError(f"Coolify did not cancel deployment {deployment_id}: {said}") from None
             if exc.status == 404:
                 raise NotFound(f"Coolify has no deployment {deployment_id}: {said}") from None
-            raise _server_error(exc, "cancelling the deployment") from None
+            raise self.translated(exc, "cancelling the deployment") from None
         told = answer.get("message") if isinstance(answer, dict) else None
         return str(told or "Deployment cancelled.")
 
@@ -337,7 +331,7 @@ class CoolifyProvider(Provider):
             )
         except HTTPStatusError as exc:
             if exc.status != 404:
-                raise _server_error(exc, "looking names up") from None
+                raise self.translated(exc, "looking names up") from None
             rows = self.get(f"{path}/environments", f"listing the environments of project {project!r}")
             known = ", ".join(str(r.get("name")) for r in rows if isinstance(r, dict)) if isinstance(rows, list) else ""
             raise InputError(
@@ -511,7 +505,7 @@ class CoolifyProvider(Provider):
             return NotFound(f"{exc.message}", hint="check --url: Coolify 4.2+ takes POST /api/v1/deploy")
         if exc.status == 429:
             return exc
-        return _server_error(exc, "triggering the deploy")
+        return self.translated(exc, "triggering the deploy")
 
     def _record(self, resource: str, kind: str, message: str = "", deployment_id: str | None = None) -> Deployment:
         return Deployment(
@@ -606,7 +600,7 @@ class CoolifyProvider(Provider):
         except HTTPStatusError as exc:
             if exc.status == 404 and exc.server_message != "Not found.":
                 raise
-            raise _server_error(exc, doing) from None
+            raise self.translated(exc, doing) from None
 
     # -- changes before the deploy (--image-tag, --commit, --env) ---------------------------------
 

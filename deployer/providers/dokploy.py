@@ -37,7 +37,7 @@ from deployer.model import (
     iso_utc,
     seconds_from_to,
 )
-from deployer.providers.base import ErrorRule, Follower, Provider, compose_diff, translate
+from deployer.providers.base import ErrorRule, Follower, Provider, compose_diff
 from deployer.providers.names import Candidate, pick
 from deployer.retry import TriggerRetry
 
@@ -119,11 +119,6 @@ ERRORS = (
         hint="check --url: it should be the dashboard's base URL",
     ),
 )
-
-
-def _error(exc: HTTPStatusError, doing: str) -> DeployerError:
-    """An HTTP error in the user's words, by Dokploy's table."""
-    return translate(exc, doing, ERRORS)
 
 
 class DokployProvider(Provider):
@@ -275,7 +270,7 @@ class DokployProvider(Provider):
             if exc.status == 404:
                 self.queue_supported = False
                 return None
-            raise _error(exc, "reading the deployment queue") from None
+            raise self.translated(exc, "reading the deployment queue") from None
         id_field = _KINDS[kind][0]
         jobs = answer if isinstance(answer, list) else []
         return [
@@ -296,7 +291,7 @@ class DokployProvider(Provider):
             if exc.status == 404 and not exc.server_message.endswith("not found"):
                 self.readlogs_supported = False
                 return None
-            raise _error(exc, "reading the build log") from None
+            raise self.translated(exc, "reading the build log") from None
         return str(answer or "").splitlines()
 
     def trigger(self, retry: TriggerRetry) -> list[Follower]:
