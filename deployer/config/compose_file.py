@@ -21,15 +21,9 @@ def load(path: str, where: str = "--compose-file") -> ComposeFile:
     """Read and check the file; InputError naming the file and line otherwise."""
     import yaml
 
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        raise InputError(f"{where}: no file at {path!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{where}: cannot read {path!r} ({getattr(exc, 'strerror', None) or type(exc).__name__})"
-        ) from None
+    from deployer.config.file import read_text  # with yaml: only a run with a compose file pays for them
+
+    text = read_text(path, where)
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:

@@ -69,15 +69,20 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def load(path: str, where: str = "--config") -> dict[str, Environment]:
-    """Read and check the file; every problem is an InputError naming the file and line."""
+def read_text(path: str, where: str) -> str:
+    """A file the user named, as text; InputError saying why it cannot be read."""
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
     except FileNotFoundError:
         raise InputError(f"{where}: no file at {path!r}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{where}: cannot read {path!r}: {exc}") from None
+
+
+def load(path: str, where: str = "--config") -> dict[str, Environment]:
+    """Read and check the file; every problem is an InputError naming the file and line."""
+    text = read_text(path, where)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -619,35 +619,13 @@ class CoolifyProvider(Provider):
                         f"--image-tag: {label} is not a Docker-image application (it builds with "
                         f"{build_pack or 'an unknown build pack'}); deploy it without --image-tag, or use --commit"
                     )
-                old = app.get("docker_registry_image_tag")
                 changes.append(
-                    Change(
-                        uuid,
-                        label,
-                        "image tag",
-                        _text_or_none(old),
-                        s.image_tag,
-                        version=True,
-                        old_version=_text_or_none(old),
-                        new_version=s.image_tag,
-                    )
+                    _version_change(uuid, label, "image tag", app.get("docker_registry_image_tag"), s.image_tag)
                 )
             if s.commit:
                 if build_pack == "dockerimage" or not app.get("git_repository"):
                     raise InputError(f"--commit: {label} is not a git application; use --image-tag for a Docker image")
-                old = app.get("git_commit_sha")
-                changes.append(
-                    Change(
-                        uuid,
-                        label,
-                        "commit",
-                        _text_or_none(old),
-                        s.commit,
-                        version=True,
-                        old_version=_text_or_none(old),
-                        new_version=s.commit,
-                    )
-                )
+                changes.append(_version_change(uuid, label, "commit", app.get("git_commit_sha"), s.commit))
             changes += [Change(uuid, label, f"variable {key}", None, value, secret=True) for key, value in s.env_vars]
         return changes
 
@@ -1054,6 +1032,12 @@ _FIELDS = {"image tag": "docker_registry_image_tag", "commit": "git_commit_sha"}
 
 def _text_or_none(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _version_change(uuid: str, label: str, setting: str, old: Any, new: str) -> Change:
+    """A tag or commit set on an application: its value is also the version the outputs name."""
+    before = _text_or_none(old)
+    return Change(uuid, label, setting, before, new, version=True, old_version=before, new_version=new)
 
 
 @dataclass
