@@ -80,6 +80,24 @@ def fixed_polling(sim: CoolifySimulator, run: Run, interval: float) -> None:
         run.exited_at = time.monotonic()
 
 
+def backoff_polling(sim: CoolifySimulator, run: Run, first: float, longest: float) -> None:
+    """Exponential back-off, as some actions do: the first check after `first` seconds, each pause
+    twice the last, up to `longest`."""
+    with httpx.Client(headers={"Authorization": f"Bearer {run.token}", "Accept": "application/json"}) as client:
+        run.started_at = time.monotonic()
+        for r in run.resources:
+            answer = client.post(f"{sim.url}/api/v1/deploy", params={"uuid": r.uuid}).json()
+            uuid = answer["deployments"][0]["deployment_uuid"]
+            pause = first
+            while True:
+                time.sleep(pause)
+                pause = min(longest, pause * 2)
+                status = client.get(f"{sim.url}/api/v1/deployments/{uuid}").json()["status"]
+                if status in ("finished", "failed", "cancelled-by-user"):
+                    break
+        run.exited_at = time.monotonic()
+
+
 def ours(sim: CoolifySimulator, run: Run, *extra: str) -> None:
     run.started_at = time.monotonic()
     subprocess.run(
@@ -93,9 +111,12 @@ def ours(sim: CoolifySimulator, run: Run, *extra: str) -> None:
 
 STRATEGIES = {
     "deployer (default, poll-interval 5s)": lambda sim, run: ours(sim, run),
+    "deployer, new app (no history)": lambda sim, run: ours(sim, run),
     "deployer (poll-interval 30s)": lambda sim, run: ours(sim, run, "--poll-interval", "30s"),
     "fixed 5 s polling": lambda sim, run: fixed_polling(sim, run, 5.0),
+    "fixed 10 s polling": lambda sim, run: fixed_polling(sim, run, 10.0),
     "fixed 15 s polling": lambda sim, run: fixed_polling(sim, run, 15.0),
+    "exponential back-off (1 s doubling to 30 s)": lambda sim, run: backoff_polling(sim, run, 1.0, 30.0),
 }
 
 
@@ -159,7 +180,7 @@ def detection(lengths: list[float], repeats: int) -> list[str]:
                     f"app-{len(resources)}",
                     queue_seconds=0.5,
                     build_seconds=length * random.uniform(0.97, 1.03),
-                    history=5,
+                    history=0 if "new app" in name else 5,
                 )
     tokens = {key: f"tok{n}" for n, key in enumerate(resources)}
     with CoolifySimulator(
