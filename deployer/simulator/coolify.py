@@ -536,12 +536,9 @@ class CoolifySimulator(SimulatedServer):
         return Reply(201, {"uuid": service.uuid, "domains": []})
 
     def update_service(self, request: Request, permissions: Any, uuid: str) -> Reply:
-        denied = self._needs(request, permissions, "write")
-        if denied:
-            return denied
-        r = self.resources.get(uuid)
-        if r is None or r.kind != "service":
-            return self._error(request, 404, "Service not found.")
+        r = self._writable(request, permissions, uuid, "service", "Service not found.")
+        if isinstance(r, Reply):
+            return r
         body = _json_object(request)
         errors = {name: ["This field is not allowed."] for name in body if name not in _SERVICE_UPDATE}
         if errors:
@@ -632,14 +629,21 @@ class CoolifySimulator(SimulatedServer):
             )
         return body
 
-    def update_application(self, request: Request, permissions: Any, uuid: str) -> Reply:
-        """PATCH /applications/{uuid}: Coolify's checks (fields it allows, tag and commit formats)."""
+    def _writable(self, request: Request, permissions: Any, uuid: str, kind: str, missing: str) -> SimResource | Reply:
+        """The resource a write asks for, or the answer instead: no `write` permission, or none of that kind (404)."""
         denied = self._needs(request, permissions, "write")
         if denied:
             return denied
         r = self.resources.get(uuid)
-        if r is None or r.kind != "application":
-            return self._error(request, 404, "Application not found")
+        if r is None or r.kind != kind:
+            return self._error(request, 404, missing)
+        return r
+
+    def update_application(self, request: Request, permissions: Any, uuid: str) -> Reply:
+        """PATCH /applications/{uuid}: Coolify's checks (fields it allows, tag and commit formats)."""
+        r = self._writable(request, permissions, uuid, "application", "Application not found")
+        if isinstance(r, Reply):
+            return r
         body = _json_object(request)
         errors: dict[str, list[str]] = {}
         for name in body:
@@ -665,12 +669,9 @@ class CoolifySimulator(SimulatedServer):
 
     def bulk_envs(self, request: Request, permissions: Any, uuid: str) -> Reply:
         """PATCH /applications/{uuid}/envs/bulk: set or add each variable; 201 with them."""
-        denied = self._needs(request, permissions, "write")
-        if denied:
-            return denied
-        r = self.resources.get(uuid)
-        if r is None or r.kind != "application":
-            return self._error(request, 404, "Application not found")
+        r = self._writable(request, permissions, uuid, "application", "Application not found")
+        if isinstance(r, Reply):
+            return r
         data = _json_object(request).get("data")
         if not data:
             return self._error(request, 400, "Bulk data is required.")
