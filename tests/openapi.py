@@ -33,6 +33,8 @@ class OpenAPIDocument:
         where = f"{request.method} {request.path}"
         if request.method == "GET" and request.path == "/api/health":
             return []  # both servers' unauthenticated health check, outside the documents (API-NOTES.md)
+        if request.headers.get("upgrade", "").lower() == "websocket":
+            return self._check_socket(where, request)
         if not request.path.startswith(prefix + "/"):
             return [f"{where}: not under the API prefix {prefix}"]
         path = request.path[len(prefix) :]
@@ -44,6 +46,20 @@ class OpenAPIDocument:
             if operation is not None:
                 return self._check_operation(where, item, operation, request)
         return [f"{where}: {candidates[0][0]} has no {request.method} operation"]
+
+    def _check_socket(self, where: str, request: Request) -> list[str]:
+        """Dokploy's live log is a WebSocket outside its document (API-NOTES.md): `logPath` (and
+        `serverId`) in the query, the key in `x-api-key`, and nothing else."""
+        if self.prefix != "/api" or request.path != "/listen-deployment":
+            return [f"{where}: a WebSocket this server does not have"]
+        problems = [
+            f"{where}: unexpected query parameter {k!r}" for k in request.query if k not in ("logPath", "serverId")
+        ]
+        if not request.query.get("logPath", [""])[-1]:
+            problems.append(f"{where}: no logPath")
+        if not request.headers.get("x-api-key"):
+            problems.append(f"{where}: no x-api-key header")
+        return problems
 
     def _check_operation(
         self, where: str, item: dict[str, Any], operation: dict[str, Any], request: Request

@@ -39,7 +39,7 @@ def test_success_follows_the_new_row_and_streams_its_log_once(dokploy, run, tmp_
     out = tmp_path / "out"
     result = run(*args(sim, "--application-id", web.id), env={"GITHUB_OUTPUT": str(out)})
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("Initializing deployment") == 1 and "Docker Deployed: ✅" in result.stdout
+    assert result.stdout.count("Initializing deployment") == 1 and "✅ Nixpacks build completed." in result.stdout
     assert "web: finished" in result.stdout  # named, not by id
     [job] = sim.jobs
     outputs = outputs_of(out)
@@ -198,12 +198,23 @@ def test_cancel_on_timeout_says_it_cannot_and_never_kills_every_build(dokploy, r
     assert outputs_of(out)["status"] == "timeout"
 
 
-def test_old_server_without_readlogs_says_so_once_and_still_follows(dokploy, run):
+def test_old_server_without_readlogs_still_streams_the_log_over_its_socket(dokploy, run):
     web = app("web")
     sim = dokploy([web], old_version=True)
-    result = run(*args(sim, "--application-id", web.id))
+    result = run(*args(sim, "--application-id", web.id, "--logs", "stream"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("✅ Nixpacks build completed.") == 1
+    assert "readLogs" not in result.stdout
+    assert not any(r.path == "/api/deployment.readLogs" for r in sim.requests)
+
+
+def test_old_server_without_readlogs_nor_socket_says_so_once_and_still_follows(dokploy, run):
+    web = app("web")
+    sim = dokploy([web], old_version=True, log_socket="refused")
+    result = run(*args(sim, "--application-id", web.id, "--logs", "stream"))
     assert result.exit_code == 0, result.output
     assert result.stdout.count("no deployment.readLogs") == 1
+    assert result.stdout.count("live log could not be opened (the server answered 404 instead of opening it)") == 1
 
 
 def test_no_wait_returns_queued(dokploy, run, tmp_path):

@@ -18,6 +18,7 @@ LEVELS = {
     "deployer.model": 1,
     "deployer.events": 2,
     "deployer.http": 3,
+    "deployer.log_socket": 3,
     "deployer.retry": 3,
     "deployer.config": 4,
     "deployer.providers": 5,

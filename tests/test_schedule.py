@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from deployer.waiting.schedule import Backoff
 
 
@@ -88,3 +91,103 @@ def test_coolifys_near_the_end_lines_bring_close_checks_without_a_history():
     assert follower.expected_end is not None
     opens, closes = follower.expected_end
     assert 0 < closes - opens <= 10
+
+
+class _Counted:
+    """A server on a fake clock: when each request arrived, and when each deployment ends."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sent: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 0.001)
+
+    def busiest_minute(self) -> int:
+        times = sorted(self.sent)
+        return max((sum(1 for t in times[i:] if t < start + 60.0) for i, start in enumerate(times)), default=0)
+
+
+def _fan_out(ends: list[float], budget: int) -> tuple[_Counted, list]:
+    """Follow deployments that end at `ends` the way Coolify's are: one list request for all that
+    are running, one read of its own for each that left the list."""
+    from deployer.model import Deployment, Status
+    from deployer.providers.base import Follower
+    from deployer.waiting.loop import follow_all
+
+    server = _Counted()
+
+    class Fake(Follower):
+        def __init__(self, end: float) -> None:
+            super().__init__(Deployment("coolify", "r", "application", "d"))
+            self.end = end
+
+        def check(self, *, want_logs: bool, timeout: float) -> list[str]:
+            server.sent.append(server.now)
+            if server.now >= self.end:
+                self.deployment.status = Status.FINISHED
+            return []
+
+        def cancel(self, timeout: float) -> str:
+            return ""
+
+    def listing(due, active, *, want_logs, timeout):
+        server.sent.append(server.now)
+        running = {f: ([], None) for f in active if server.now < f.end}
+        return running, [f for f in active if f not in running]
+
+    followers = [Fake(end) for end in ends]
+    follow_all(
+        followers,
+        lambda event: None,
+        started=0.0,
+        deadline=3600.0,
+        poll_interval=5.0,
+        logs="none",
+        cancel_on_timeout=False,
+        budget_per_minute=budget,
+        check_batch=listing,
+        clock=server.clock,
+        sleep=server.sleep,
+    )
+    return server, followers
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    ends=st.lists(st.floats(min_value=0.5, max_value=30.0), min_size=1, max_size=80),
+    budget=st.integers(min_value=5, max_value=120),
+)
+def test_many_deployments_all_end_under_the_budget_with_no_minute_over_it(ends, budget):
+    server, followers = _fan_out(ends, budget)
+    assert all(f.deployment.ended for f in followers)
+    assert server.busiest_minute() <= budget
+    # As soon as the budget allows: each end read once, and the list requests no more than one a second.
+    reads_needed = len(ends) + 1
+    minutes = (reads_needed + max(ends) + 2) // (budget - 1)
+    assert server.now <= max(ends) + 60.0 * (minutes + 1) + 5.0
+
+
+def test_three_hundred_deployments_under_120_a_minute_finish_as_the_budget_allows():
+    import random
+
+    rng = random.Random(7)
+    ends = [rng.uniform(2.0, 20.0) for _ in range(300)]
+    server, followers = _fan_out(ends, 120)
+    assert all(f.deployment.ended for f in followers)
+    assert server.busiest_minute() <= 120
+    assert len(server.sent) <= 300 + 25  # one read of each end, and a list request a second while they run
+    assert server.now < 160.0  # 320 requests at 120 a minute: the third minute, not a fourth
+
+
+def test_the_budget_counts_a_request_until_a_minute_after_its_answer():
+    from deployer.waiting.schedule import RequestBudget
+
+    budget = RequestBudget(2, now=0.0)
+    budget.take(2)  # a check of two requests: the second goes out when the first is answered
+    budget.settle(0.8)
+    assert budget.available(60.5) == 0  # the server saw the second one after 0: still in its minute
+    assert budget.available(60.9) == 2

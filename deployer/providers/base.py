@@ -53,6 +53,19 @@ class Follower(ABC):
         self.expected_end: tuple[float, float] | None = None
         #: Seconds after the trigger of the first check (0: at once, to see fast failures).
         self.first_check_after = 0.0
+        #: The server pushes this deployment's log and will tell its end there: checks can be sparse.
+        self.live = False
+        #: A monotonic time by which the follower wants a check (its pushed log says the end is here).
+        self.check_by: float | None = None
+        #: Set by the waiting loop: wakes it at once, from any thread.
+        self.wake: Callable[[], None] = _nothing
+
+    def pushed(self) -> list[str]:
+        """Log lines the server pushed since the last call, without a check (none by default)."""
+        return []
+
+    def close(self) -> None:  # noqa: B027 (a default, not a forgotten abstract)
+        """Stop whatever runs in the background for this deployment (a live log); nothing by default."""
 
     @abstractmethod
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
@@ -65,6 +78,10 @@ class Follower(ABC):
     @abstractmethod
     def cancel(self, timeout: float) -> str:
         """Ask the server to cancel the deployment within `timeout` seconds; what happened, in one line."""
+
+
+def _nothing() -> None:
+    pass
 
 
 class EndedFollower(Follower):

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from deployer.errors import (
     AuthenticationFailed,
@@ -27,6 +30,7 @@ from deployer.errors import (
     lost_trigger,
 )
 from deployer.http import TimeLeft
+from deployer.log_socket import LogSocket
 from deployer.model import (
     Change,
     Deployment,
@@ -66,6 +70,23 @@ LOST_AFTER_CHECKS = 6
 #: server: a fraction of a second; the row's time has millisecond precision).
 START_MATCH_MS = 1500
 _MARKER = re.compile(r"\[deployer [0-9a-f]{8}\]")
+#: The live log's last line on any failure; the status says `error` a moment later.
+FAILED_LINE = "Error occurred ❌, check the logs for details."
+#: The last line a successful build writes: a compose stack is up; an application's container
+#: starts next (a second or two), then the status says `done`.
+LAST_LINE = re.compile(
+    r"(✅ (Docker|Nixpacks|Heroku|Paketo|Railpack) build completed\."
+    r"|✅ Pulling image completed\."
+    r"|Docker Compose Deployed: ✅)$"
+)
+#: When a last line arrives: the end is checked this soon, then densely until this many seconds.
+END_CHECK_AFTER = 0.1
+END_WINDOW = 2.5
+#: Live logs open at once, at most; more deployments are followed by their status alone.
+SOCKETS_MAX = 20
+#: The first check, this long after the trigger: an idle server starts the job (and writes its row)
+#: within a fraction of a second, so one request then usually finds the row at once.
+FIRST_CHECK_AFTER = 1.0
 
 
 def _int(value: Any) -> int | None:
@@ -133,6 +154,9 @@ class DokployProvider(Provider):
         self.marker = f"[deployer {secrets.token_hex(4)}]"
         self.readlogs_supported = True
         self.queue_supported = True
+        #: Why the live-log socket could not be used (then no other one is tried), or None.
+        self.sockets_refused: str | None = None
+        self.sockets_open = 0
         self._candidates: list[Candidate] | None = None
         self._environment_ids: dict[str, str] = {}  # "project/environment" -> its id (project.all)
         self._pages: dict[tuple[str, str], str] = {}
@@ -175,7 +199,7 @@ class DokployProvider(Provider):
                 if str(row.get("deploymentId")) == deployment_id:
                     d = Deployment(self.name, resource=resource, kind=kind, deployment_id=deployment_id)
                     follower = DokployFollower(self, d, before=set())
-                    follower._read_row(row, want_logs=False, timeout=self.settings.request_timeout)
+                    follower.read_status(row)
                     d.name = self._name_of(kind, resource)  # the application's name, never the row's title
                     d.duration = seconds_from_to(d.started_at, d.finished_at)
                     return d
@@ -278,6 +302,28 @@ class DokployProvider(Provider):
             for j in jobs
             if isinstance(j, dict) and isinstance(j.get("data"), dict) and j["data"].get(id_field) == resource
         ]
+
+    def live_log(self, row: dict[str, Any], follower: DokployFollower) -> None:
+        """Stream the row's log to `follower` over Dokploy's socket, where one can be used."""
+        log_path = row.get("logPath")
+        if not isinstance(log_path, str) or not log_path or self.sockets_refused or self.sockets_open >= SOCKETS_MAX:
+            return
+        query = {"logPath": log_path}
+        if isinstance(row.get("serverId"), str) and row["serverId"]:
+            query["serverId"] = row["serverId"]
+        base = self.settings.url.rstrip("/")
+        url = "ws" + base[len("http") :] + "/listen-deployment?" + urlencode(query)
+        self.sockets_open += 1
+        socket = LogSocket(
+            url,
+            self.auth_headers(self.settings.token),
+            verify=self.settings.verify,
+            on_lines=follower.pushed_lines,
+            on_end=follower.socket_ended,
+            open_timeout=min(10.0, self.settings.request_timeout),
+        )
+        follower.socket, follower.live = socket, True
+        socket.start()
 
     def read_log(self, deployment_id: str, tail: int, timeout: float | None = None) -> list[str] | None:
         """The last `tail` lines of a deployment's log; None where the server has no readLogs."""
@@ -546,12 +592,23 @@ class DokployFollower(Follower):
     and where the rows still cannot be told apart the deployment is `unknown`, not guessed.
     """
 
-    #: Requests one check makes, against the request budget: the rows, then the queue or the log.
+    #: Requests one check makes, against the request budget: the rows, then the queue or the log
+    #: (or the live log's socket, the first time).
     cost = 2
 
     def __init__(self, provider: DokployProvider, deployment: Deployment, *, before: set[str]) -> None:
         super().__init__(deployment)
         self.provider = provider
+        #: The live log, once our row is known (None: never opened, or it could not be).
+        self.socket: LogSocket | None = None
+        self.socket_tried = False
+        self.seen_status: Status | None = None
+        #: Lines the socket pushed and the loop has not taken yet; the socket's remarks likewise.
+        self._pushed: list[str] = []
+        self._socket_notices: list[str] = []
+        self._lock = threading.Lock()
+        self.last_line_seen = threading.Event()
+        self.first_check_after = FIRST_CHECK_AFTER
         self.before = before
         self.unseen_checks = 0
         self.printed = 0
@@ -584,10 +641,70 @@ class DokployFollower(Follower):
                     "deployments, so its outcome is unknown; see the dashboard"
                 )
                 return []
-        lines = self._read_row(row, want_logs, left())
-        if d.ended and not d.url:  # the queued job gave no link (it was never seen queued): the project list does
-            d.url = self.provider.dashboard_url(d.kind, d.resource)
+        self.read_status(row)
+        if not self.socket_tried and not d.ended:
+            self.socket_tried = True
+            self.provider.live_log(row, self)
+        lines = self._read_log(want_logs, left())
+        with self._lock:
+            self.notices += self._socket_notices
+            self._socket_notices.clear()
+        if d.ended:
+            self.close()
+            if not d.url:  # the queued job gave no link (it was never seen queued): the project list does
+                d.url = self.provider.dashboard_url(d.kind, d.resource)
+        # From now on: the rows alone, unless the log is read at the next change of status.
+        self.cost = 1 if self.socket is not None or not want_logs else 2
         return lines
+
+    # -- the live log ----------------------------------------------------------------------------
+
+    def pushed_lines(self, lines: list[str]) -> None:
+        """The socket's thread hands over lines; a last line brings the check that confirms the end."""
+        with self._lock:
+            self._pushed += lines
+            self.printed += len(lines)
+            self.last_lines = (self.last_lines + lines)[-3:]
+        if any(line == FAILED_LINE or LAST_LINE.search(line) for line in lines[-3:]):
+            now = time.monotonic()
+            self.live = False  # the log has nothing more to say: the status is checked as usual
+            self.expected_end = (now + END_CHECK_AFTER, now + END_WINDOW)
+            self.check_by = now + END_CHECK_AFTER
+            self.last_line_seen.set()
+            self.wake()
+
+    def socket_ended(self) -> None:
+        """The socket ended: by our close (nothing to do), or the server's (check now, read by status)."""
+        self.provider.sockets_open -= 1
+        socket = self.socket
+        if socket is None or socket.closed_by_us:
+            return
+        self.live = False
+        with self._lock:
+            if socket.refused is not None:
+                if self.provider.sockets_refused is None:
+                    self.provider.sockets_refused = socket.refused
+                    self._socket_notices.append(
+                        f"Dokploy's live log could not be opened ({socket.refused}): "
+                        "the log is read when the status changes instead"
+                    )
+            elif socket.dropped:
+                self._socket_notices.append(
+                    f"{self.deployment.label}: the live log closed before the end: "
+                    "the log is read when the status changes instead"
+                )
+        self.check_by = time.monotonic()
+        self.wake()
+
+    def pushed(self) -> list[str]:
+        with self._lock:
+            lines, self._pushed = self._pushed, []
+        return lines
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.live = False
+            self.socket.close()
 
     def _find_ours(self, rows: list[dict[str, Any]], timeout: float) -> dict[str, Any] | None:
         """Our row among `rows` (newest first), or None while it does not exist yet."""
@@ -683,7 +800,8 @@ class DokployFollower(Follower):
             )
         return None
 
-    def _read_row(self, row: dict[str, Any], want_logs: bool, timeout: float) -> list[str]:
+    def read_status(self, row: dict[str, Any]) -> None:
+        """Take in what the row says: status, times, and the message that goes with the status."""
         d = self.deployment
         d.started_at = iso_utc(row.get("startedAt") or row.get("createdAt")) or d.started_at
         d.finished_at = iso_utc(row.get("finishedAt")) or d.finished_at
@@ -698,8 +816,22 @@ class DokployFollower(Follower):
             d.message = str(row.get("errorMessage") or "the build failed; its log says why")
         elif d.status == Status.FINISHED:
             d.message = "deployed"
+
+    def _read_log(self, want_logs: bool, timeout: float) -> list[str]:
+        """The log by request, only where the socket does not give it: at each change of status (the
+        whole log with --logs stream; the last lines of a failure otherwise), or at the end when the
+        socket missed the last line."""
+        d = self.deployment
+        changed, self.seen_status = d.status != self.seen_status, d.status
         stream = self.provider.settings.logs == "stream"
         if not want_logs or not (stream or d.status in (Status.FAILED, Status.CANCELLED)):
+            return []
+        socket = self.socket
+        if socket is not None and socket.refused is None and not socket.dropped:
+            # The socket gives the log; at the end it has almost always given the last line already.
+            if not d.ended or self.last_line_seen.wait(min(1.0, timeout)):
+                return []
+        elif not changed:
             return []
         try:
             lines = self.provider.read_log(

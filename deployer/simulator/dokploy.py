@@ -13,11 +13,16 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.simulator.server import Faults, Reply, Request, SimulatedServer
+from deployer.simulator.server import Faults, Peer, Reply, Request, Session, SimulatedServer
 
 RETAINED = 10
 #: A row is written this long after its job is taken up (processedOn): a fraction of a second.
 ROW_LAG = 0.012
+#: From an application build's last log line to its `done` status: the container starting.
+START_SECONDS = 0.8
+#: The real server's answers to a live-log socket it cannot serve (listen-deployment.ts).
+LOG_SOCKET_MODES = ("tail", "refused", "drop")
+LOGS_DIR = "/etc/dokploy/logs"
 NOT_FOUND_PAGE = b"<!DOCTYPE html><html><body>404: This page could not be found.</body></html>"
 
 
@@ -99,8 +104,12 @@ class DokploySimulator(SimulatedServer):
         faults: Faults | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        log_socket: str = "tail",
     ) -> None:
         super().__init__(host, port, speed=speed, faults=faults)
+        #: The live-log WebSocket: "tail" (as a real server), "refused" (a proxy that does not pass
+        #: upgrades answers its 404 page), "drop" (it closes after the first chunk, like an idle cut).
+        self.log_socket = log_socket
         self.targets = {t.id: t for t in targets}
         #: api key -> ids it may touch (None: all)
         self.keys = dict(keys or {"dokploy-key": None})
@@ -211,7 +220,7 @@ class DokploySimulator(SimulatedServer):
             "title": title,
             "description": description,
             "status": status,
-            "logPath": f"/etc/dokploy/logs/{job.target.name}/{job.target.name}-{job.id}.log",
+            "logPath": self.log_path(job),
             "pid": None,
             id_field: job.target.id,
             "createdAt": self.stamp(job.start + ROW_LAG),
@@ -223,27 +232,39 @@ class DokploySimulator(SimulatedServer):
             "serverId": None,
         }
 
-    def log_of(self, job: SimJob) -> list[str]:
-        now = self.now()
+    def timed_log(self, job: SimJob) -> list[tuple[float, str]]:
+        """Each line of a deployment's log and when it is written, as a real build writes them: the
+        build's lines through the build, its last line (`✅ ... completed.`) before the container
+        starts (the status says `done` a moment later), or the error line just before `error`."""
         t = job.target
         if job.image:
             lines = ["Initializing deployment", f"Pulling {job.image}"]
         else:
             lines = ["Initializing deployment", f"Cloning acme/{t.name} main", "Cloning done ✅"]
         lines += [f"Step {i + 1}/{t.log_lines}: building" for i in range(t.log_lines)]
+        took = max(job.end - job.start, 0.001)
         if job.result == "error":
             lines += [
                 'ERROR: failed to solve: process "/bin/sh -c npm run build" did not complete successfully: '
                 "exit code: 1",
+                "",
                 "Error occurred ❌, check the logs for details.",
             ]
+            last = job.end - min(0.02, took / 10)
+        elif t.kind == "compose":
+            lines.append("Docker Compose Deployed: ✅")
+            last = job.end - min(0.05, took / 10)
         else:
-            lines += ["Docker Compose Deployed: ✅" if t.kind == "compose" else "Docker Deployed: ✅"]
-        end = job.cancelled_at if job.cancelled_at is not None else job.end
-        if now >= end:
-            return lines
-        shown = int(len(lines) * max(0.0, now - job.start) / max(job.end - job.start, 0.001))
-        return lines[:shown]
+            lines.append("✅ Pulling image completed." if job.image else "✅ Nixpacks build completed.")
+            last = job.end - min(START_SECONDS, took / 5)  # then the container starts
+        step = (last - job.start) / len(lines)
+        return [(job.start + step * (i + 1), line) for i, line in enumerate(lines)]
+
+    def log_of(self, job: SimJob) -> list[str]:
+        """The log as written so far (a restart stops it where the deployment was cancelled)."""
+        now = self.now()
+        until = min(now, job.cancelled_at) if job.cancelled_at is not None else now
+        return [line for at, line in self.timed_log(job) if at <= until]
 
     # -- HTTP ------------------------------------------------------------------------------------
 
@@ -357,6 +378,50 @@ class DokploySimulator(SimulatedServer):
             }
             jobs.append(entry)
         return Reply(200, jobs)
+
+    def log_path(self, job: SimJob) -> str:
+        return f"{LOGS_DIR}/{job.target.name}/{job.target.name}-{job.id}.log"
+
+    def socket(self, request: Request) -> Reply | Session:
+        """`/listen-deployment?logPath=`: `tail -n +1 -f` of the log over a WebSocket, as the real
+        server runs it (apps/dokploy/server/wss/listen-deployment.ts): every check fails by closing
+        the socket, and a served one never closes by itself."""
+        if request.path != "/listen-deployment" or self.log_socket == "refused":
+            return Reply(404, raw=NOT_FOUND_PAGE, content_type="text/html; charset=utf-8")
+        log_path = (request.query.get("logPath") or [""])[-1]
+        key = request.headers.get("x-api-key", "")
+
+        def session(peer: Peer) -> None:
+            if not log_path:
+                peer.close(4000, "logPath no provided")
+                return
+            if not log_path.startswith(LOGS_DIR + "/") or ".." in log_path:
+                peer.close(4000, "Invalid log path")
+                return
+            if key not in self.keys:
+                peer.close()  # no user, no session: closed at once, without a reason
+                return
+            with self._lock:
+                job = next((j for j in self.jobs if self.log_path(j) == log_path and not j.lost), None)
+                started = job is not None and self.now() >= job.start
+            if job is None or not started:
+                peer.send(f"tail error: tail: cannot open '{log_path}' for reading: No such file or directory\n")
+                peer.close()
+                return
+            sent = 0
+            while True:
+                with self._lock:
+                    lines = self.log_of(job)
+                if len(lines) > sent:
+                    peer.send("".join(line + "\n" for line in lines[sent:]))
+                    sent = len(lines)
+                    if self.log_socket == "drop":
+                        peer.close(1001, "going away")  # as a proxy's idle cut looks
+                        return
+                if not peer.wait(0.05):
+                    return
+
+        return session
 
     def read_logs(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:
         deployment_id = params.get("deploymentId")

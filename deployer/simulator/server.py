@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import socket
@@ -9,6 +11,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +44,84 @@ class Reply:
     #: Seconds to wait before answering (outside the server's lock: other requests go on meanwhile).
     delay: float = 0.0
 
+
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Peer:
+    """The server's end of one WebSocket (RFC 6455, no extensions): text frames out, and the
+    client's close and pings read on a thread of its own."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
+        self._handler = handler
+        self._send_lock = threading.Lock()
+        self._stopping = stopping
+        #: Set when the client closed, the connection broke, or the server is stopping.
+        self.gone = threading.Event()
+        self.sent_close = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _frame(self, opcode: int, payload: bytes) -> None:
+        size = len(payload)
+        if size < 126:
+            head = struct.pack("!BB", 0x80 | opcode, size)
+        elif size < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 126, size)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+        with self._send_lock:
+            try:
+                self._handler.wfile.write(head + payload)
+                self._handler.wfile.flush()
+            except (OSError, ValueError):  # the client went, or the handler has closed its end
+                self.gone.set()
+
+    def send(self, text: str) -> None:
+        if not self.gone.is_set():
+            self._frame(0x1, text.encode())
+
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """Close from the server's side (no code at all, as `ws.close()` does, when `code` is None)."""
+        if not self.sent_close:
+            self.sent_close = True
+            self._frame(0x8, b"" if code is None else struct.pack("!H", code) + reason.encode())
+        self.gone.wait(1.0)
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True while the socket is still open and the server running."""
+        self.gone.wait(seconds)
+        if self._stopping.is_set():
+            self.gone.set()
+        return not self.gone.is_set()
+
+    def _read(self) -> None:
+        read = self._handler.rfile.read
+        try:
+            while True:
+                head = read(2)
+                if len(head) < 2:
+                    break
+                opcode, size = head[0] & 0x0F, head[1] & 0x7F
+                if size == 126:
+                    size = struct.unpack("!H", read(2))[0]
+                elif size == 127:
+                    size = struct.unpack("!Q", read(8))[0]
+                mask = read(4) if head[1] & 0x80 else b"\0\0\0\0"
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(read(size)))
+                if opcode == 0x8:  # the client closes: answer it, as a server must
+                    if not self.sent_close:
+                        self.sent_close = True
+                        self._frame(0x8, payload[:2])
+                    break
+                if opcode == 0x9:
+                    self._frame(0xA, payload)
+        except (OSError, ValueError, struct.error):
+            pass
+        self.gone.set()
+
+
+#: What a server does with a WebSocket it accepted (a Reply instead refuses the upgrade).
+Session = Callable[[Peer], None]
 
 FAULT_KINDS = ("reset", "reset_after", "hang", "5xx", "429", "html", "garbage", "stale", "vanish")
 
@@ -98,6 +179,9 @@ class SimulatedServer:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
+                if self.headers.get("Upgrade", "").lower() == "websocket":
+                    self._upgrade()
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
@@ -147,6 +231,39 @@ class SimulatedServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _upgrade(self) -> None:
+                parts = urlsplit(self.path)
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                with server._lock:
+                    server.requests.append(request)
+                session = server.socket(request)
+                self.close_connection = True
+                if isinstance(session, Reply):
+                    payload = session.raw if session.raw is not None else json.dumps(session.body).encode()
+                    self.send_response(session.status)
+                    self.send_header("Content-Type", session.content_type)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                digest = hashlib.sha1((request.headers.get("sec-websocket-key", "") + _WS_GUID).encode()).digest()
+                self.send_response(101, "Switching Protocols")
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", base64.b64encode(digest).decode())
+                self.end_headers()
+                self.wfile.flush()
+                peer = Peer(self, server._stopping)
+                try:
+                    session(peer)
+                finally:
+                    peer.close()
+
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
             def _drop(self) -> None:
@@ -188,6 +305,7 @@ class SimulatedServer:
                 if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
                     super().handle_error(request, client_address)
 
+        self._stopping = threading.Event()
         self._httpd = Server((host, port), Handler)
         self._thread: threading.Thread | None = None
 
@@ -210,12 +328,17 @@ class SimulatedServer:
     def handle(self, request: Request) -> Reply:
         raise NotImplementedError
 
+    def socket(self, request: Request) -> Reply | Session:
+        """A WebSocket upgrade: by default refused with a plain 404, as a server without one answers."""
+        return Reply(404, {"message": "Not found"})
+
     def start(self) -> SimulatedServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # open WebSockets end (a tail -f never does by itself)
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -11,6 +11,7 @@ within one poll interval. What happens is emitted as deployer.events, for any co
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +24,14 @@ from deployer.http import MAX_REQUEST_SECONDS
 from deployer.model import Deployment, Status, seconds_from_to, utc_now
 from deployer.providers.base import CheckResult, Follower
 from deployer.retry import jittered
-from deployer.waiting.schedule import DEFAULT_BUDGET, FIRST_DELAY, LIST_INTERVAL, Backoff, RequestBudget
+from deployer.waiting.schedule import (
+    DEFAULT_BUDGET,
+    FIRST_DELAY,
+    LIST_INTERVAL,
+    LIVE_FACTOR,
+    Backoff,
+    RequestBudget,
+)
 
 TAIL_LINES = 50
 WORKERS = 4  # checks in flight at once
@@ -73,7 +81,7 @@ def follow_all(
     budget_per_minute: float = DEFAULT_BUDGET,
     check_batch: BatchCheck = no_batch,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Check every follower until its deployment ends; mark the rest `timeout` at the deadline.
 
@@ -113,10 +121,16 @@ class _Loop:
         budget_per_minute: float,
         check_batch: BatchCheck,
         clock: Callable[[], float],
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], None] | None,
     ) -> None:
         self.emit, self.started, self.deadline, self.logs = emit, started, deadline, logs
-        self.poll_interval, self.check_batch, self.clock, self.sleep = poll_interval, check_batch, clock, sleep
+        self.poll_interval, self.check_batch, self.clock = poll_interval, check_batch, clock
+        #: Set by a follower whose server pushed news (a live log's last line): ends the loop's nap.
+        self.woken = threading.Event()
+        self.sleep = sleep or self._nap
+        self.followers = followers
+        for f in followers:
+            f.wake = self.woken.set
         self.want_logs = logs != "none"
         now = clock()
         self.budget = RequestBudget(budget_per_minute, now)
@@ -125,7 +139,7 @@ class _Loop:
             _Watch(
                 f,
                 due=now + min(f.first_check_after, poll_interval),
-                backoff=Backoff(poll_interval, poll_interval if f.first_check_after else FIRST_DELAY),
+                backoff=Backoff(poll_interval, f.first_check_after or FIRST_DELAY),
                 last_status=f.deployment.status,
             )
             for f in followers
@@ -140,15 +154,37 @@ class _Loop:
         pool = ThreadPoolExecutor(max_workers=max(1, min(WORKERS, len(self.watches))))
         try:
             while True:
+                self.woken.clear()
                 active = [w for w in self.watches if not w.deployment.ended]
                 now = self.clock()
                 if not active or now >= self.deadline:
                     return active
                 self.emit(Tick(now - self.started))
+                for watch in active:
+                    self._take_pushed(watch)
                 self._turn(active, now, pool)
         finally:
             # Never wait for a check still in flight (an interrupt must not hang on a slow server).
             pool.shutdown(wait=False, cancel_futures=True)
+            for f in self.followers:
+                f.close()
+
+    def _nap(self, seconds: float) -> None:
+        """Sleep, unless a follower wakes the loop first."""
+        self.woken.wait(seconds)
+
+    def _take_pushed(self, watch: _Watch) -> None:
+        """What a follower's server pushed since the last turn: its log lines, and a wish for a check."""
+        follower = watch.follower
+        lines = follower.pushed()
+        if lines:
+            watch.tail.extend(lines)
+            if self.logs == "stream":
+                self.emit(LogLines(watch.deployment, lines))
+        if follower.check_by is not None:
+            watch.due = min(watch.due, follower.check_by)
+            watch.backoff.reset()  # and close checks after it, until the end shows
+            follower.check_by = None
 
     def _turn(self, active: list[_Watch], now: float, pool: ThreadPoolExecutor) -> None:
         """One turn: sleep until something is due, or send what is due and the budget allows."""
@@ -165,10 +201,12 @@ class _Loop:
         tokens -= sent
         alone = self._alone(active, due, results, tokens)
         if not results and not alone:
+            self.budget.settle(self.clock())
             self.sleep(max(0.0, min(now + self.budget.next_token_in(), self.deadline) - now))
             return
         checks = pool.map(lambda w: _check(w, self.want_logs, timeout), alone)
         results.update(zip(alone, checks, strict=True))
+        self.budget.settle(self.clock())  # every request of this turn has been answered
         for watch in active:
             if watch in results:
                 self._handle(watch, *results[watch])
@@ -218,6 +256,7 @@ class _Loop:
         for text in follower.notices:
             self.emit(Message(text))
         follower.notices.clear()
+        lines = [*follower.pushed(), *lines]  # pushed while the check was in flight: they came first
         if error is not None and not d.ended:
             self._failed_check(watch, error, now)
             return
@@ -239,7 +278,11 @@ class _Loop:
             if d.status in (Status.FAILED, Status.CANCELLED) and self.logs == "on-failure" and d.log_tail:
                 self.emit(FailureLog(d, d.log_tail))
             return
-        watch.due = now + watch.backoff.next(now, follower.expected_end)
+        pause = watch.backoff.next(now, follower.expected_end)
+        if follower.live and follower.expected_end is None:
+            # Its log is pushed and will say the end: a check now and then is only a safety net.
+            pause = max(pause, LIVE_FACTOR * self.poll_interval)
+        watch.due = now + pause
 
     def _failed_check(self, watch: _Watch, error: ServerError, now: float) -> None:
         """A check that could not read the status: fatal for the token, an end for a vanished

@@ -9,16 +9,24 @@ GROWTH = 2.0
 DENSE_STEP = 0.5
 DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
 # follow 50 deployments to within a second (a list request a second plus one end read each)
+#: With a live log that tells the end (Dokploy's socket), status checks are this many poll intervals apart.
+LIVE_FACTOR = 4.0
 LIST_INTERVAL = 1.0  # how often one list request watches all deployments, once it is in use
 
 
 class RequestBudget:
-    """At most `per_minute` requests in any 60 seconds: how the servers' rate limits count them."""
+    """At most `per_minute` requests in any 60 seconds: how the servers' rate limits count them.
+
+    A request is counted from when it is taken until 60 s after `settle()`: its answer has come by
+    then, so it reached the server before, and the server's window of 60 s never holds more than
+    the budget even when a check's second request goes out after its first one's answer.
+    """
 
     def __init__(self, per_minute: float, now: float) -> None:
         self.limit = max(1, int(per_minute))
         self.sent: deque[float] = deque()
         self.now = now
+        self.unsettled = 0
 
     def available(self, now: float) -> int:
         self.now = now
@@ -28,6 +36,14 @@ class RequestBudget:
 
     def take(self, count: int = 1) -> None:
         self.sent.extend([self.now] * count)
+        self.unsettled += count
+
+    def settle(self, now: float) -> None:
+        """The requests taken since the last settle have all been answered by `now`."""
+        for _ in range(self.unsettled):
+            self.sent.pop()
+        self.sent.extend([now] * self.unsettled)
+        self.unsettled = 0
 
     def next_token_in(self) -> float:
         return max(0.01, self.sent[0] + 60.0 - self.now) if len(self.sent) >= self.limit else 0.01
