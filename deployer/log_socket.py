@@ -8,9 +8,11 @@ here only when a socket opens, so a run that never streams does not pay for it.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from deployer.http import USER_AGENT
 
@@ -87,11 +89,17 @@ class LogSocket:
             import httpx
 
             ssl_context = httpx.create_ssl_context(verify=self.verify)
+        # Our own connection: websockets then never follows a redirect (the key would go with it).
+        where = urlsplit(self.url)
+        sock = socket.create_connection(
+            (where.hostname or "", where.port or (443 if ssl_context else 80)), timeout=self.open_timeout
+        )
         pending = ""
         closed: tuple[int | None, str] = (None, "")
         try:
             with connect(
                 self.url,
+                sock=sock,
                 additional_headers=self.headers,
                 ssl=ssl_context,
                 open_timeout=self.open_timeout,
@@ -131,7 +139,8 @@ class LogSocket:
 
 def _why(exc: Exception) -> str:
     """Why a socket could not open, in a few words (never the URL's query or a header)."""
-    response = getattr(exc, "response", None)
+    cause = exc.__cause__ if getattr(exc.__cause__, "response", None) is not None else exc  # a refused redirect
+    response = getattr(cause, "response", None)
     status = getattr(response, "status_code", None)
     if status is not None:
         return f"the server answered {status} instead of opening it"

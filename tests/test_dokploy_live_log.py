@@ -172,3 +172,54 @@ def test_lines_arrive_whole_however_the_server_cuts_its_chunks(lines, cuts):
         assert socket.ended.wait(5)
     assert got == lines
     assert socket.refused is None and not socket.dropped  # we closed it: neither a refusal nor a drop
+
+
+def test_a_deployment_its_history_says_is_short_is_followed_without_a_socket(dokploy, run):
+    web = SimTarget("web", build_seconds=2, previous=3)  # the last three took 2 s each
+    sim = dokploy([web])
+    result = run(*args(sim, web, "--logs", "on-failure"))
+    assert result.exit_code == 0, result.output
+    assert "listen-deployment" not in paths(sim)
+    checks = [r.at for r in sim.requests if r.path == "/api/deployment.all"][1:]  # after the one before the trigger
+    deploy = next(r.at for r in sim.requests if r.path == "/api/application.deploy")
+    assert checks[0] - deploy > 1.5  # the first check comes where it should end, not at once
+    assert len(checks) <= 4
+
+
+def test_the_dashboard_link_comes_from_the_application_itself_without_listing_every_project(dokploy, run):
+    web = SimTarget("web", build_seconds=1)
+    sim = dokploy([web])
+    result = run(*args(sim, web))
+    assert result.exit_code == 0, result.output
+    assert f"/dashboard/project/prj-acme/environment/env-acme-production/services/application/{web.id}" in result.stdout
+    assert "project.all" not in paths(sim)
+
+
+class Redirecting(SimulatedServer):
+    """A socket address that answers a redirect to another server."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__()
+        self.to = to
+
+    def handle(self, request: Request) -> Reply:
+        return Reply(404)
+
+    def socket(self, request: Request) -> Any:
+        return Reply(302, {"message": "moved"}, headers={"Location": self.to + "/listen-deployment?logPath=/x"})
+
+
+def test_a_redirected_socket_is_refused_and_the_key_never_goes_to_the_other_address():
+    with Chunked(["stolen\n"]) as other, Redirecting(other.url.replace("http", "ws", 1)) as server:
+        done = threading.Event()
+        socket = LogSocket(
+            server.url.replace("http", "ws", 1) + "/listen-deployment?logPath=/x",
+            {"x-api-key": KEY},
+            verify=True,
+            on_lines=lambda lines: None,
+            on_end=done.set,
+        )
+        socket.start()
+        assert done.wait(5)
+        assert socket.refused == "the server answered 302 instead of opening it"
+        assert other.requests == []

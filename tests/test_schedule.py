@@ -27,7 +27,7 @@ def test_with_a_forecast_checks_come_one_poll_interval_apart_then_closely_around
     assert before == [10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0]  # as a fixed 5 s poller would: no ramp
     assert 40.3 in times  # one check just as the window opens
     close = [t for t in times if 40.3 <= t <= 42.5]
-    assert all(b - a <= 0.5 + 1e-9 for a, b in zip(close, close[1:], strict=False))
+    assert all(b - a <= 0.6 for a, b in zip(close, close[1:], strict=False))  # a third of the window
 
 
 def test_without_a_forecast_checks_ramp_from_half_a_second_to_the_poll_interval():

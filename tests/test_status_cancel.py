@@ -144,7 +144,7 @@ def test_dokploy_status_names_the_application_not_the_commit_title(dokploy, run,
         "status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id, "--output", "json"
     )
     item = json.loads(result.stdout)
-    assert result.exit_code == 0 and item["status"] == "finished"
+    assert result.exit_code == 0 and item["status"] == "finished", result.output
     text = run("status", deployment_id, *server(sim, "dokploy", "dokploy-key"), "--application-id", web.id).stdout
     assert "resource: web" in text and "feat: the commit message" not in text
 

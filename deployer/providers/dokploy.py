@@ -82,6 +82,8 @@ LAST_LINE = re.compile(
 #: When a last line arrives: the end is checked this soon, then densely until this many seconds.
 END_CHECK_AFTER = 0.1
 END_WINDOW = 2.5
+#: A deployment forecast to end within this many poll intervals is followed without a socket.
+SHORT_FORECAST = 2.0
 #: Live logs open at once, at most; more deployments are followed by their status alone.
 SOCKETS_MAX = 20
 #: The first check, this long after the trigger: an idle server starts the job (and writes its row)
@@ -258,16 +260,25 @@ class DokployProvider(Provider):
                         for item in environment.get(field_name) or []:
                             if isinstance(item, dict) and item.get(id_field):
                                 found.append(Candidate(kind, str(item.get("name") or ""), str(item[id_field]), scope))
-                                self._pages[(kind, str(item[id_field]))] = (
-                                    f"/dashboard/project/{project.get('projectId')}/environment/"
-                                    f"{environment.get('environmentId')}/services/{kind}/{item[id_field]}"
-                                )
+                                self._note_page(kind, str(item[id_field]), project.get("projectId"), environment)
             self._candidates = found
         return self._candidates
 
+    def _note_page(self, kind: str, resource: str, project_id: Any, environment: dict[str, Any]) -> None:
+        """A resource's dashboard page, from its project's and environment's ids (`project.all`
+        lists them; `application.one` and `compose.one` join them in)."""
+        environment_id = environment.get("environmentId")
+        if project_id and environment_id:
+            self._pages[(kind, resource)] = (
+                f"/dashboard/project/{project_id}/environment/{environment_id}/services/{kind}/{resource}"
+            )
+
     def dashboard_url(self, kind: str, resource: str) -> str | None:
-        """The application's or stack's dashboard page (Dokploy has none per deployment), from
-        `project.all`; None where it cannot be read."""
+        """The application's or stack's dashboard page (Dokploy has none per deployment), from what
+        `application.one` said, else `project.all`; None where it cannot be read."""
+        path = self._pages.get((kind, resource))
+        if path:
+            return self.settings.url + path
         try:
             self.candidates()
         except DeployerError:
@@ -371,7 +382,11 @@ class DokployProvider(Provider):
             # Its name for the log (never its status: that is the previous deploy's until the job starts).
             found = self.call("GET", one, f"reading {kind} {resource}", params={id_field: resource})
             record.name = str(found.get("name") or "") or None if isinstance(found, dict) else None
-            before = {str(r.get("deploymentId")) for r in self.rows(kind, resource)}
+            where = found.get("environment") if isinstance(found, dict) else None
+            if isinstance(where, dict):
+                self._note_page(kind, resource, where.get("projectId"), where)
+            earlier = self.rows(kind, resource)
+            before = {str(r.get("deploymentId")) for r in earlier}
             body = {id_field: resource, "title": self.settings.title or "deployer", "description": self.description()}
             answer = retry.run(lambda: self.call("POST", procedure, f"deploying {kind} {resource}", body=body))
         except HTTPStatusError as exc:
@@ -383,7 +398,9 @@ class DokployProvider(Provider):
         record.message = (
             str(answer.get("message")) if isinstance(answer, dict) and answer.get("message") else "Deployment queued"
         )
-        return DokployFollower(self, record, before=before)
+        follower = DokployFollower(self, record, before=before)
+        follower.forecast(earlier)
+        return follower
 
     # -- changes before the deploy (--image-tag, --env) ------------------------------------------
 
@@ -609,6 +626,8 @@ class DokployFollower(Follower):
         self._lock = threading.Lock()
         self.last_line_seen = threading.Event()
         self.first_check_after = FIRST_CHECK_AFTER
+        #: Its history says it ends within two poll intervals: followed by its status alone.
+        self.short = False
         self.before = before
         self.unseen_checks = 0
         self.printed = 0
@@ -622,6 +641,22 @@ class DokployFollower(Follower):
         self.ahead_started: list[int] = []
         #: Rows that are not ours: they existed while our job was still waiting.
         self.others: set[str] = set()
+
+    def forecast(self, earlier: list[dict[str, Any]]) -> None:
+        """When this deployment should end, from how long the last successful ones took. A short one
+        is not worth a socket: its first check comes where it should end, then closely."""
+        took = [
+            (end - start) / 1000
+            for r in earlier
+            if r.get("status") == "done" and (start := _ms(r.get("startedAt"))) and (end := _ms(r.get("finishedAt")))
+        ]
+        if not took:
+            return
+        now, longest = time.monotonic(), max(took)
+        self.expected_end = (now + longest + END_CHECK_AFTER, now + longest + END_WINDOW)
+        self.short = longest + END_WINDOW <= SHORT_FORECAST * self.provider.settings.poll_interval
+        if self.short:
+            self.first_check_after = longest + END_CHECK_AFTER
 
     def check(self, *, want_logs: bool, timeout: float) -> list[str]:
         d = self.deployment
@@ -642,7 +677,7 @@ class DokployFollower(Follower):
                 )
                 return []
         self.read_status(row)
-        if not self.socket_tried and not d.ended:
+        if not self.socket_tried and not d.ended and not self.short:
             self.socket_tried = True
             self.provider.live_log(row, self)
         lines = self._read_log(want_logs, left())
@@ -663,6 +698,8 @@ class DokployFollower(Follower):
         """The socket's thread hands over lines; a last line brings the check that confirms the end."""
         with self._lock:
             self._pushed += lines
+            if len(self._pushed) > LOG_TAIL_MAX:  # a flood between two turns of the loop: keep the newest
+                del self._pushed[: len(self._pushed) - LOG_TAIL_MAX]
             self.printed += len(lines)
             self.last_lines = (self.last_lines + lines)[-3:]
         if any(line == FAILED_LINE or LAST_LINE.search(line) for line in lines[-3:]):

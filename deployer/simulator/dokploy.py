@@ -124,10 +124,18 @@ class DokploySimulator(SimulatedServer):
         #: Environments that exist without holding anything yet: (project, environment).
         self.empty_environments: list[tuple[str, str]] = list(empty_environments or [])
         for target in targets:
-            for i in range(target.previous):
-                at = -100.0 + i
+            for i in range(target.previous):  # each took as long as this target's deploys take
+                at = -1000.0 + i * (target.build_seconds + 1)
                 self.jobs.append(
-                    SimJob(len(self.jobs) + 1, target, f"Earlier deploy {i + 1}", "Commit: 0ld", at, at, at + 1)
+                    SimJob(
+                        len(self.jobs) + 1,
+                        target,
+                        f"Earlier deploy {i + 1}",
+                        "Commit: 0ld",
+                        at,
+                        at,
+                        at + target.build_seconds,
+                    )
                 )
         self.deploy_calls = 0
         self.killed_every_build = False
@@ -445,7 +453,12 @@ class DokploySimulator(SimulatedServer):
         status = "idle" if not mine else self.row_status(mine[-1], now)
         id_field = "applicationId" if kind == "application" else "composeId"
         status_field = "applicationStatus" if kind == "application" else "composeStatus"
-        body: dict[str, Any] = {id_field: target.id, "name": target.name, status_field: status}
+        body: dict[str, Any] = {
+            id_field: target.id,
+            "name": target.name,
+            status_field: status,
+            **self.environment_of(target),
+        }
         if kind == "application":
             body.update(
                 {
@@ -568,8 +581,22 @@ class DokploySimulator(SimulatedServer):
             "composeFile": target.compose_file or "",
             "sourceType": target.source_type,
             "composeType": "docker-compose",
-            "environmentId": f"env-{target.project}-{target.environment}",
             "composeStatus": "idle" if not mine else self.row_status(mine[-1], now),
+            **self.environment_of(target),
+        }
+
+    def environment_of(self, target: SimTarget) -> dict[str, Any]:
+        """What `application.one` and `compose.one` say of where a resource lives (the environment,
+        with its project, as the real queries join them)."""
+        project_id, environment_id = f"prj-{target.project}", f"env-{target.project}-{target.environment}"
+        return {
+            "environmentId": environment_id,
+            "environment": {
+                "environmentId": environment_id,
+                "name": target.environment,
+                "projectId": project_id,
+                "project": {"projectId": project_id, "name": target.project},
+            },
         }
 
     def compose_create(self, procedure: str, key: str, params: dict[str, Any]) -> Reply:

@@ -248,6 +248,8 @@ class SimulatedServer:
                     self.send_response(session.status)
                     self.send_header("Content-Type", session.content_type)
                     self.send_header("Content-Length", str(len(payload)))
+                    for key, value in session.headers.items():
+                        self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(payload)
                     return

@@ -279,8 +279,8 @@ class _Loop:
                 self.emit(FailureLog(d, d.log_tail))
             return
         pause = watch.backoff.next(now, follower.expected_end)
-        if follower.live and follower.expected_end is None:
-            # Its log is pushed and will say the end: a check now and then is only a safety net.
+        if follower.live:
+            # Its log is pushed and will say the end (a forecast too): a check now and then is a safety net.
             pause = max(pause, LIVE_FACTOR * self.poll_interval)
         watch.due = now + pause
 

@@ -54,7 +54,7 @@ class Backoff:
 
     Without a forecast: 0.5 s, doubling up to `poll_interval`. With one (the window in which the
     deployment should end): one check every poll interval and one as the window opens, then checks a
-    quarter of the window apart (at least 0.5 s) inside it, and growth again once it has passed.
+    third of the window apart (at least 0.5 s) inside it, and growth again once it has passed.
     """
 
     def __init__(self, poll_interval: float, first: float = FIRST_DELAY) -> None:
@@ -74,7 +74,7 @@ class Backoff:
             # No early ramp: one check every poll interval (an early failure is still seen within
             # one), and one as the window opens.
             return min(self.poll_interval, opens - now)
-        step = max(DENSE_STEP, (closes - opens) / 4)  # a forecast's narrow window, or a log's hint
+        step = max(DENSE_STEP, (closes - opens) / 3)  # a forecast's narrow window, or a log's hint
         if now <= closes + step:
             return min(step, self.poll_interval)
         return base
