@@ -24,8 +24,8 @@ def schedule(backoff: Backoff, window: tuple[float, float] | None, until: float,
 def test_with_a_forecast_checks_come_one_poll_interval_apart_then_closely_around_the_end():
     times = schedule(Backoff(5.0, first=5.0), window=(40.3, 42.0), until=43.0, start=5.0)
     before = [t for t in times if t < 40.3]
-    assert before == [10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0]  # as a fixed 5 s poller would: no ramp
-    assert 40.3 in times  # one check just as the window opens
+    assert before == [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]  # as a fixed 5 s poller would: no ramp
+    assert 40.3 in times  # one check just as the window opens, in place of the regular one at 40
     close = [t for t in times if 40.3 <= t <= 42.5]
     assert all(b - a <= 0.6 for a, b in zip(close, close[1:], strict=False))  # a third of the window
 
@@ -85,12 +85,30 @@ def test_coolifys_near_the_end_lines_bring_close_checks_without_a_history():
         def deployment_url(path: object) -> None:
             return None
 
+    import time
+    from datetime import datetime, timezone
+
+    def stamp(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def logged(*stages: tuple[str, float]) -> dict[str, str]:
+        """A row whose log holds these lines, each written `ago` seconds before now."""
+        entries = [
+            {"command": None, "output": text, "type": "stdout", "timestamp": stamp(time.time() - ago), "hidden": False}
+            for text, ago in stages
+        ]
+        return {"status": "in_progress", "logs": json.dumps(entries, separators=(",", ":"))}
+
     follower = DeploymentFollower(Provider(), Deployment("coolify", "a", "application", "d1"), phantom=False)  # type: ignore[arg-type]
-    row = {"status": "in_progress", "logs": json.dumps([{"output": "Rolling update started.", "hidden": False}])}
-    follower.apply(row, want_logs=False)
-    assert follower.expected_end is not None
+    follower.apply(logged(("Building docker image completed.", 2.0)), want_logs=False)
+    assert follower.expected_end is None  # one stage gives no pace: checks go on as usual
+    follower.apply(logged(("Building docker image completed.", 8.0), ("Rolling update started.", 4.0)), want_logs=False)
+    assert follower.expected_end is not None  # 4 s a stage: two more to come, the end in about 4 s
     opens, closes = follower.expected_end
-    assert 0 < closes - opens <= 10
+    assert 3.0 < opens - time.monotonic() < 5.0 and closes - opens <= 2.0
+    follower.apply(logged(("Rolling update completed.", 0.1)), want_logs=False)
+    opens, _ = follower.expected_end
+    assert opens - time.monotonic() < 0.5  # the last stage: the end is now
 
 
 class _Counted:

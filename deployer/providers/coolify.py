@@ -69,12 +69,28 @@ _SERVICE_STARTED = re.compile(r"^Service (?P<name>.+?) started\b")
 _DATABASE_STARTED = re.compile(r"^Database (?P<name>.+?) started\b")
 _APP_QUEUED = re.compile(r"^Application (?P<name>.+?) deployment queued\.")
 
-#: Lines Coolify writes in the last seconds of a deployment, and how long after one the end is watched closely.
-NEAR_END_MARKERS = ("Building docker image completed.", "Rolling update started.", "New container started.")
+#: The closing stages of a deployment, in the order Coolify's log writes them; the status says
+#: `finished` right after the last one.
+CLOSING_STAGES = (
+    "Building docker image completed.",
+    "Rolling update started.",
+    "New container started.",
+    "Rolling update completed.",
+)
+_STAGE_LINE = re.compile(
+    r'"output":\s*"(?P<stage>'
+    + "|".join(re.escape(s) for s in CLOSING_STAGES)
+    + r')"[^{}]*?"timestamp":\s*"(?P<at>[^"]+)"'
+)
 NEAR_END_CHARS = 4000
 #: The latest first check of a deployment whose history gives a forecast (with a long --poll-interval).
 FORECAST_AFTER = 5.0
-NEAR_END_SECONDS = 6.0
+#: How long around the end the closing stages foretell it is watched closely.
+NEAR_END_SECONDS = 1.5
+#: The status says `finished` a moment after the last closing stage is written.
+STATUS_AFTER_LAST_STAGE = 0.5
+#: A forecast further than this from the local clock says the server's clock is off: not used.
+CLOCK_TRUST = 600.0
 CONFIRM_SECONDS = 5.0  # a status read that confirms a cancel whose answer did not come
 LIST_MAX_BYTES = 2_000_000  # past this, the list of active deployments is not worth its weight
 FORECAST_UP_TO = 5  # read each application's history (one request each) for this many deployments at most
@@ -796,6 +812,10 @@ class DeploymentFollower(Follower):
         super().__init__(deployment)
         self.provider = provider
         self.phantom = phantom
+        #: The forecast came from the history (the log's closing stages then change nothing), and
+        #: the furthest closing stage the log has shown (-1: none yet).
+        self.from_history = False
+        self.stage_seen = -1
         self.logs_seen = 0
         self.logs_hidden_noted = False
         self.triggered_at = time.monotonic()
@@ -861,15 +881,35 @@ class DeploymentFollower(Follower):
         return self._new_log_lines(row) if want_logs else []
 
     def _near_the_end(self, row: dict[str, Any]) -> None:
-        """Without a forecast from the history, the build log's last lines say when a deployment is
-        about to end (the image is built, the rolling update started): check densely from then on."""
-        if self.expected_end is not None:
+        """Without a forecast from the history, the build log's closing stages foretell the end:
+        each is stamped with when it was written, so the ones still to come are due at the pace of
+        the last two, and the end right after the last. One stage alone gives no pace: nothing."""
+        if self.from_history:
             return
         raw = row.get("logs")
         tail = raw[-NEAR_END_CHARS:] if isinstance(raw, str) else ""
-        if any(marker in tail for marker in NEAR_END_MARKERS):
-            now = time.monotonic()
-            self.expected_end = (now, now + NEAR_END_SECONDS)
+        stages: dict[int, float] = {}
+        for match in _STAGE_LINE.finditer(tail):
+            at = epoch(match.group("at"))
+            if at is not None:
+                stages[CLOSING_STAGES.index(match.group("stage"))] = at
+        if not stages or max(stages) == self.stage_seen:
+            return
+        last = len(CLOSING_STAGES) - 1
+        reached = sorted(stages.items())
+        self.stage_seen, (k, at) = reached[-1][0], reached[-1]
+        if k == last:
+            ends_at = at
+        elif len(reached) >= 2:
+            j, before = reached[-2]
+            ends_at = at + (at - before) / (k - j) * (last - k) + STATUS_AFTER_LAST_STAGE
+        else:
+            return
+        ahead = ends_at - time.time()
+        if abs(ahead) > CLOCK_TRUST:
+            return
+        opens = time.monotonic() + max(0.0, ahead)
+        self.expected_end = (opens, opens + NEAR_END_SECONDS)
 
     def _history(self, timeout: float | None = None) -> list[dict[str, Any]]:
         return self.provider.history(self.deployment.resource, "reading the application's deployments", timeout)
@@ -889,6 +929,7 @@ class DeploymentFollower(Follower):
             # Coolify's times are whole seconds: aim one check just past the longest recent run (it
             # sees most ends within a second), then look every half second.
             self.expected_end = (self.triggered_at + took[-1] + 0.3, self.triggered_at + took[-1] + 2.0)
+            self.from_history = True
 
     def _read_row(self, row: dict[str, Any]) -> None:
         d = self.deployment

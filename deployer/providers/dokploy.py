@@ -158,7 +158,7 @@ class DokployProvider(Provider):
         self.queue_supported = True
         #: Why the live-log socket could not be used (then no other one is tried), or None.
         self.sockets_refused: str | None = None
-        self.sockets_open = 0
+        self.sockets: list[LogSocket] = []
         self._candidates: list[Candidate] | None = None
         self._environment_ids: dict[str, str] = {}  # "project/environment" -> its id (project.all)
         self._pages: dict[tuple[str, str], str] = {}
@@ -317,14 +317,14 @@ class DokployProvider(Provider):
     def live_log(self, row: dict[str, Any], follower: DokployFollower) -> None:
         """Stream the row's log to `follower` over Dokploy's socket, where one can be used."""
         log_path = row.get("logPath")
-        if not isinstance(log_path, str) or not log_path or self.sockets_refused or self.sockets_open >= SOCKETS_MAX:
+        open_now = sum(1 for s in self.sockets if not s.ended.is_set())
+        if not isinstance(log_path, str) or not log_path or self.sockets_refused or open_now >= SOCKETS_MAX:
             return
         query = {"logPath": log_path}
         if isinstance(row.get("serverId"), str) and row["serverId"]:
             query["serverId"] = row["serverId"]
         base = self.settings.url.rstrip("/")
         url = "ws" + base[len("http") :] + "/listen-deployment?" + urlencode(query)
-        self.sockets_open += 1
         socket = LogSocket(
             url,
             self.auth_headers(self.settings.token),
@@ -334,6 +334,7 @@ class DokployProvider(Provider):
             open_timeout=min(10.0, self.settings.request_timeout),
         )
         follower.socket, follower.live = socket, True
+        self.sockets.append(socket)
         socket.start()
 
     def read_log(self, deployment_id: str, tail: int, timeout: float | None = None) -> list[str] | None:
@@ -686,7 +687,7 @@ class DokployFollower(Follower):
             self._socket_notices.clear()
         if d.ended:
             self.close()
-            if not d.url:  # the queued job gave no link (it was never seen queued): the project list does
+            if not d.url:  # neither the queued job nor application.one gave a link: the project list does
                 d.url = self.provider.dashboard_url(d.kind, d.resource)
         # From now on: the rows alone, unless the log is read at the next change of status.
         self.cost = 1 if self.socket is not None or not want_logs else 2
@@ -712,7 +713,6 @@ class DokployFollower(Follower):
 
     def socket_ended(self) -> None:
         """The socket ended: by our close (nothing to do), or the server's (check now, read by status)."""
-        self.provider.sockets_open -= 1
         socket = self.socket
         if socket is None or socket.closed_by_us:
             return

@@ -12,14 +12,18 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from deployer.simulator.server import Faults, Reply, Request, SimulatedServer
 
 PHANTOM = "Deployment already queued for this commit."
 ALL_PERMISSIONS = frozenset({"root"})
+#: The build log's last line comes this long before the status changes (at most): Coolify marks
+#: the deployment finished right after "Rolling update completed.".
+LAST_LINE_BEFORE_END = 0.3
 
 
 def new_uuid() -> str:
@@ -194,7 +198,7 @@ class CoolifySimulator(SimulatedServer):
             force=force,
             commit=resource.git_commit,
         )
-        d.entries = build_log(d)
+        d.entries = build_log(d, self.wall)
         if not resource.vanishes:
             self.deployments.append(d)
         return d
@@ -838,8 +842,10 @@ _ROUTES = [
 ]
 
 
-def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
-    """A plausible Coolify build log, each entry stamped with when it appears (sim seconds)."""
+def build_log(d: SimDeployment, wall: Callable[[float], datetime]) -> list[tuple[float, dict[str, Any]]]:
+    """A plausible Coolify build log, each entry stamped with when it appears (sim seconds) and,
+    as a real server writes it, with that moment's time. Its last line ("Rolling update
+    completed.", or the failure's) comes just before the status changes, as Coolify sets it then."""
     r = d.resource
     steps: list[tuple[str | None, str, bool]] = [
         (None, f"Starting deployment of acme/{r.name}:main to localhost.", False),
@@ -870,14 +876,15 @@ def build_log(d: SimDeployment) -> list[tuple[float, dict[str, Any]]]:
             (None, "Rolling update completed.", False),
         ]
     span = max(d.end - d.start, 0.001)
+    span -= min(LAST_LINE_BEFORE_END, span / 50)
     entries = []
     for i, (command, output, hidden) in enumerate(steps):
-        at = d.start + span * i / max(1, len(steps) - 1) * 0.98
+        at = d.start + span * i / max(1, len(steps) - 1)
         entry: dict[str, Any] = {
             "command": command,
             "output": output,
             "type": "stdout",
-            "timestamp": (datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+            "timestamp": wall(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "hidden": hidden,
             "batch": 1,
         }

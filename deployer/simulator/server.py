@@ -301,6 +301,7 @@ class SimulatedServer:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 128  # a real server's backlog: many clients connecting at once wait, not fail
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 # A client that hangs up mid-answer (a time-out, an answer it would not read) is normal.

@@ -7,6 +7,9 @@ from collections import deque
 FIRST_DELAY = 0.5
 GROWTH = 2.0
 DENSE_STEP = 0.5
+#: A window that opens within this part of a poll interval after the next regular check takes
+#: that check's place (it would tell nothing the window's first check does not).
+BEFORE_WINDOW_SLACK = 0.5
 DEFAULT_BUDGET = 120.0  # requests per minute: 60% of Coolify's default limit of 200, enough to
 # follow 50 deployments to within a second (a list request a second plus one end read each)
 #: With a live log that tells the end (Dokploy's socket), status checks are this many poll intervals apart.
@@ -72,8 +75,9 @@ class Backoff:
         opens, closes = window
         if now < opens:
             # No early ramp: one check every poll interval (an early failure is still seen within
-            # one), and one as the window opens.
-            return min(self.poll_interval, opens - now)
+            # one), and one as the window opens; a regular check just before it would tell nothing.
+            wait = opens - now
+            return wait if wait <= self.poll_interval * (1 + BEFORE_WINDOW_SLACK) else min(self.poll_interval, wait)
         step = max(DENSE_STEP, (closes - opens) / 3)  # a forecast's narrow window, or a log's hint
         if now <= closes + step:
             return min(step, self.poll_interval)
