@@ -54,7 +54,7 @@ def test_a_failure_is_seen_from_its_last_line_and_its_log_shown_without_a_log_re
 
 
 def test_the_end_is_noticed_soon_after_the_row_says_it_with_few_requests(dokploy, run):
-    web = SimTarget("web", build_seconds=12, kind="compose")
+    web = SimTarget("web", build_seconds=8, kind="compose")
     sim = dokploy([web])
     result = run(*args(sim, web, "--logs", "none"))
     assert result.exit_code == 0, result.output
@@ -62,8 +62,9 @@ def test_the_end_is_noticed_soon_after_the_row_says_it_with_few_requests(dokploy
     ended = [r.at for r in sim.requests if r.path.endswith("deployment.allByCompose") and r.at >= sim._t0 + job.end]
     checks = [r for r in sim.requests if r.path.endswith("deployment.allByCompose")]
     assert ended and ended[0] - (sim._t0 + job.end) < 1.0  # the first check after the end saw it
-    # Fixed polling every 5 s would send 3 or 4 status reads over these 12 s.
-    assert len(checks) <= 5, paths(sim)
+    # Fixed polling every 5 s would send 2 status reads over these 8 s: one finds the row, then the
+    # one the last line brings (and one after it, where the status had not changed yet).
+    assert len(checks) <= 4, paths(sim)
 
 
 def test_a_dropped_socket_falls_back_to_reading_the_log_when_the_status_changes(dokploy, run):
@@ -146,7 +147,7 @@ class Chunked(SimulatedServer):
         return session
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lines=st.lists(
         st.text(st.characters(blacklist_characters="\n\r", blacklist_categories=["Cs"]), max_size=30),
