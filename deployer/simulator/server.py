@@ -183,15 +183,7 @@ class SimulatedServer:
                     self._upgrade()
                     return
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                request = Request(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query, keep_blank_values=True),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=body,
-                )
+                request = self._request(self.rfile.read(length) if length else b"")
                 fault = server.faults.pick(request) if server.faults else None
                 if fault in ("reset", "hang"):
                     if fault == "hang":
@@ -217,6 +209,19 @@ class SimulatedServer:
                     return
                 if fault == "garbage":
                     reply = Reply(reply.status, raw=b'{"deployments": [{"mess', content_type="application/json")
+                self._send(reply)
+
+            def _request(self, body: bytes = b"") -> Request:
+                parts = urlsplit(self.path)
+                return Request(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+
+            def _send(self, reply: Reply) -> None:
                 if reply.raw is not None:
                     payload = reply.raw
                 elif reply.body is None:
@@ -232,26 +237,13 @@ class SimulatedServer:
                 self.wfile.write(payload)
 
             def _upgrade(self) -> None:
-                parts = urlsplit(self.path)
-                request = Request(
-                    method=self.command,
-                    path=parts.path,
-                    query=parse_qs(parts.query, keep_blank_values=True),
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                )
+                request = self._request()
                 with server._lock:
                     server.requests.append(request)
                 session = server.socket(request)
                 self.close_connection = True
-                if isinstance(session, Reply):
-                    payload = session.raw if session.raw is not None else json.dumps(session.body).encode()
-                    self.send_response(session.status)
-                    self.send_header("Content-Type", session.content_type)
-                    self.send_header("Content-Length", str(len(payload)))
-                    for key, value in session.headers.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                if isinstance(session, Reply):  # refused: an ordinary answer
+                    self._send(session)
                     return
                 digest = hashlib.sha1((request.headers.get("sec-websocket-key", "") + _WS_GUID).encode()).digest()
                 self.send_response(101, "Switching Protocols")
