@@ -94,6 +94,7 @@ class LogSocket:
         sock = socket.create_connection(
             (where.hostname or "", where.port or (443 if ssl_context else 80)), timeout=self.open_timeout
         )
+        sock.settimeout(None)  # a quiet build step is no broken socket (the handshake keeps its own limit)
         pending = ""
         closed: tuple[int | None, str] = (None, "")
         try:

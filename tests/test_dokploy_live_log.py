@@ -130,9 +130,9 @@ def test_a_socket_the_server_closes_at_once_says_why():
 class Chunked(SimulatedServer):
     """A socket that sends a log in the chunks it is given, then keeps still, as a tail does."""
 
-    def __init__(self, chunks: list[str]) -> None:
+    def __init__(self, chunks: list[str], gap: float = 0.0) -> None:
         super().__init__()
-        self.chunks = chunks
+        self.chunks, self.gap = chunks, gap
 
     def handle(self, request: Request) -> Reply:
         return Reply(404)
@@ -141,6 +141,7 @@ class Chunked(SimulatedServer):
         def session(peer: Peer) -> None:
             for chunk in self.chunks:
                 peer.send(chunk)
+                peer.wait(self.gap)
             while peer.wait(0.05):
                 pass
 
@@ -224,3 +225,24 @@ def test_a_redirected_socket_is_refused_and_the_key_never_goes_to_the_other_addr
         assert done.wait(5)
         assert socket.refused == "the server answered 302 instead of opening it"
         assert other.requests == []
+
+
+def test_a_quiet_stretch_of_the_build_longer_than_the_open_time_limit_is_no_broken_socket():
+    got: list[str] = []
+    with Chunked(["Step 1\n", "Step 2\n"], gap=1.5) as server:
+        socket = LogSocket(
+            server.url.replace("http", "ws", 1) + "/log",
+            {},
+            verify=True,
+            on_lines=got.extend,
+            on_end=lambda: None,
+            open_timeout=0.5,
+        )
+        socket.start()
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        socket.close()
+        assert socket.ended.wait(5)
+    assert got == ["Step 1", "Step 2"]
+    assert not socket.dropped and socket.refused is None

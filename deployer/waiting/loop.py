@@ -176,15 +176,18 @@ class _Loop:
     def _take_pushed(self, watch: _Watch) -> None:
         """What a follower's server pushed since the last turn: its log lines, and a wish for a check."""
         follower = watch.follower
-        lines = follower.pushed()
-        if lines:
-            watch.tail.extend(lines)
-            if self.logs == "stream":
-                self.emit(LogLines(watch.deployment, lines))
+        self._show(watch, follower.pushed())
         if follower.check_by is not None:
             watch.due = min(watch.due, follower.check_by)
             watch.backoff.reset()  # and close checks after it, until the end shows
             follower.check_by = None
+
+    def _show(self, watch: _Watch, lines: list[str]) -> None:
+        """New log lines: into the tail kept for a failure, and out as they come with --logs stream."""
+        if lines:
+            watch.tail.extend(lines)
+            if self.logs == "stream":
+                self.emit(LogLines(watch.deployment, lines))
 
     def _turn(self, active: list[_Watch], now: float, pool: ThreadPoolExecutor) -> None:
         """One turn: sleep until something is due, or send what is due and the budget allows."""
@@ -256,17 +259,14 @@ class _Loop:
         for text in follower.notices:
             self.emit(Message(text))
         follower.notices.clear()
-        lines = [*follower.pushed(), *lines]  # pushed while the check was in flight: they came first
+        self._show(watch, follower.pushed())  # pushed while the check was in flight: they came first
         if error is not None and not d.ended:
             self._failed_check(watch, error, now)
             return
         if error is not None:  # the check saw the end, then failed on something else (the log): still an end
             self.emit(Message(f"{d.label}: {error}", "warning"))
         watch.last_error = None
-        if lines:
-            watch.tail.extend(lines)
-            if self.logs == "stream":
-                self.emit(LogLines(d, lines))
+        self._show(watch, lines)
         if d.ended:
             d.log_tail = list(watch.tail)
         if d.status != watch.last_status:
