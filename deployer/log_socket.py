@@ -48,6 +48,8 @@ class LogSocket:
         self.refused: str | None = None
         self.dropped = False
         self.lines_read = 0
+        #: It sent a message over MAX_FRAME_BYTES: closed on our side.
+        self.too_big = False
         self.ended = threading.Event()
         self._closing = threading.Event()
         self._connection: Any = None
@@ -121,8 +123,9 @@ class LogSocket:
                         if lines:
                             self.lines_read += len(lines)
                             self.on_lines([line.rstrip("\r") for line in lines])
-                except ConnectionClosed:
-                    pass  # an abnormal close: the same as any other end, below
+                except ConnectionClosed as exc:  # an abnormal close: the same as any other end, below
+                    if exc.sent is not None and exc.sent.code == 1009:
+                        self.too_big = True
                 closed = (connection.close_code, connection.close_reason or "")
         finally:
             if pending:
@@ -132,6 +135,8 @@ class LogSocket:
             return
         if self.lines_read:
             self.dropped = True
+        elif self.too_big:
+            self.refused = f"it sent a message over {MAX_FRAME_BYTES // 1_048_576} MB"
         else:
             code, reason = closed
             told = f" ({code} {reason}".rstrip() + ")" if code and code != 1005 else ""

@@ -214,7 +214,7 @@ def test_old_server_without_readlogs_nor_socket_says_so_once_and_still_follows(d
     result = run(*args(sim, "--application-id", web.id, "--logs", "stream"))
     assert result.exit_code == 0, result.output
     assert result.stdout.count("no deployment.readLogs") == 1
-    assert result.stdout.count("live log could not be opened (the server answered 404 instead of opening it)") == 1
+    assert result.stdout.count("live log could not be used (the server answered 404 instead of opening it)") == 1
 
 
 def test_no_wait_returns_queued(dokploy, run, tmp_path):

@@ -86,7 +86,7 @@ def test_a_refused_socket_is_said_once_and_not_tried_again_for_the_next_resource
         "--application-id", f"{web.id},{api.id}", "--logs", "stream", "--poll-interval", "0.5s",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("live log could not be opened") == 1
+    assert result.stdout.count("live log could not be used") == 1
     assert paths(sim).count("listen-deployment") == 1
     for line in ["Initializing deployment", "✅ Nixpacks build completed."]:
         assert result.stdout.count(line) == 2, result.stdout  # each log whole, once
@@ -246,3 +246,26 @@ def test_a_quiet_stretch_of_the_build_longer_than_the_open_time_limit_is_no_brok
         assert socket.ended.wait(5)
     assert got == ["Step 1", "Step 2"]
     assert not socket.dropped and socket.refused is None
+
+
+class Flooding(DokploySimulator):
+    """A Dokploy whose live log sends one frame far over any sane size, then nothing."""
+
+    def socket(self, request: Request) -> Any:
+        def session(peer: Peer) -> None:
+            peer.send("x" * (6 * 1_048_576))
+            while peer.wait(0.05):
+                pass
+
+        return session
+
+
+def test_a_socket_that_floods_is_dropped_and_the_deployment_still_followed_to_its_end(run):
+    web = SimTarget("web", build_seconds=2, log_lines=4)
+    with Flooding([web]) as sim:
+        result = run(*args(sim, web, "--logs", "stream", "--poll-interval", "0.5s"))
+    assert result.exit_code == 0, result.output
+    assert "finished" in result.stdout and "Traceback" not in result.output
+    assert "x" * 1000 not in result.stdout  # the oversized frame is never printed
+    assert "live log could not be used (it sent a message over 4 MB)" in result.stdout
+    assert result.stdout.count("✅ Nixpacks build completed.") == 1  # the log, read when the status changed

@@ -722,7 +722,7 @@ class DokployFollower(Follower):
                 if self.provider.sockets_refused is None:
                     self.provider.sockets_refused = socket.refused
                     self._socket_notices.append(
-                        f"Dokploy's live log could not be opened ({socket.refused}): "
+                        f"Dokploy's live log could not be used ({socket.refused}): "
                         "the log is read when the status changes instead"
                     )
             elif socket.dropped:
