@@ -72,15 +72,14 @@ START_MATCH_MS = 1500
 _MARKER = re.compile(r"\[deployer [0-9a-f]{8}\]")
 #: The live log's last line on any failure; the status says `error` a moment later.
 FAILED_LINE = "Error occurred ❌, check the logs for details."
-#: The last line a successful build writes: a compose stack is up; an application's container
-#: starts next (a second or two), then the status says `done`.
-LAST_LINE = re.compile(
-    r"(✅ (Docker|Nixpacks|Heroku|Paketo|Railpack) build completed\."
-    r"|✅ Pulling image completed\."
-    r"|Docker Compose Deployed: ✅)$"
-)
-#: When a last line arrives: the end is checked this soon, then densely until this many seconds.
+#: The last line a successful build writes: a compose stack is up (the status says `done` a moment
+#: later); an application's image is built or pulled, and its container starts next.
+STACK_UP = "Docker Compose Deployed: ✅"
+IMAGE_READY = re.compile(r"✅ ((Docker|Nixpacks|Heroku|Paketo|Railpack) build|Pulling image) completed\.$")
+#: When a last line arrives: the end is checked this soon (a container start takes about a second
+#: more), then densely until END_WINDOW seconds after the line.
 END_CHECK_AFTER = 0.1
+CONTAINER_START = 1.0
 END_WINDOW = 2.5
 #: A deployment forecast to end within this many poll intervals is followed without a socket.
 SHORT_FORECAST = 2.0
@@ -703,11 +702,13 @@ class DokployFollower(Follower):
                 del self._pushed[: len(self._pushed) - LOG_TAIL_MAX]
             self.printed += len(lines)
             self.last_lines = (self.last_lines + lines)[-3:]
-        if any(line == FAILED_LINE or LAST_LINE.search(line) for line in lines[-3:]):
+        last = lines[-3:]
+        if any(line in (FAILED_LINE, STACK_UP) or IMAGE_READY.search(line) for line in last):
             now = time.monotonic()
+            after = CONTAINER_START if any(IMAGE_READY.search(line) for line in last) else END_CHECK_AFTER
             self.live = False  # the log has nothing more to say: the status is checked as usual
-            self.expected_end = (now + END_CHECK_AFTER, now + END_WINDOW)
-            self.check_by = now + END_CHECK_AFTER
+            self.expected_end = (now + after, now + END_WINDOW)
+            self.check_by = now + after
             self.last_line_seen.set()
             self.wake()
 

@@ -31,6 +31,7 @@ from deployer.waiting.schedule import (
     LIVE_FACTOR,
     Backoff,
     RequestBudget,
+    pause_before,
 )
 
 TAIL_LINES = 50
@@ -138,7 +139,7 @@ class _Loop:
         self.watches = [
             _Watch(
                 f,
-                due=now + min(f.first_check_after, poll_interval),
+                due=now + pause_before(f.first_check_after, poll_interval),
                 backoff=Backoff(poll_interval, f.first_check_after or FIRST_DELAY),
                 last_status=f.deployment.status,
             )

@@ -52,6 +52,13 @@ class RequestBudget:
         return max(0.01, self.sent[0] + 60.0 - self.now) if len(self.sent) >= self.limit else 0.01
 
 
+def pause_before(wanted: float, poll_interval: float) -> float:
+    """The pause before a check wanted `wanted` seconds from now: that long where it comes at most
+    half a poll interval after the next regular check would (it takes that check's place), else
+    one poll interval (an early failure is still seen within one)."""
+    return wanted if wanted <= poll_interval * (1 + BEFORE_WINDOW_SLACK) else poll_interval
+
+
 class Backoff:
     """One deployment's pause between checks.
 
@@ -76,8 +83,7 @@ class Backoff:
         if now < opens:
             # No early ramp: one check every poll interval (an early failure is still seen within
             # one), and one as the window opens; a regular check just before it would tell nothing.
-            wait = opens - now
-            return wait if wait <= self.poll_interval * (1 + BEFORE_WINDOW_SLACK) else min(self.poll_interval, wait)
+            return pause_before(opens - now, self.poll_interval)
         step = max(DENSE_STEP, (closes - opens) / 3)  # a forecast's narrow window, or a log's hint
         if now <= closes + step:
             return min(step, self.poll_interval)
