@@ -886,25 +886,27 @@ class DokployFollower(Follower):
         return self._new_lines(lines, whole=stream and len(lines) < LOG_TAIL_MAX)
 
     def _new_lines(self, lines: list[str], *, whole: bool) -> list[str]:
-        """Only what was not printed yet. A tail shorter than the cap is the whole log; a capped
-        tail is aligned on the last lines printed."""
-        if whole:
-            fresh = lines[self.printed :]
-        else:
-            anchor = self.last_lines
-            at = 0
-            if anchor:
-                at = next(
-                    (
-                        i + len(anchor)
-                        for i in range(len(lines) - len(anchor), -1, -1)
-                        if lines[i : i + len(anchor)] == anchor
-                    ),
-                    0,
-                )
-            fresh = lines[at:]
-        self.printed += len(fresh)
-        self.last_lines = (self.last_lines + fresh)[-3:]
+        """Only what was not printed yet (by a read or the socket, whose thread may still be handing
+        lines over). A tail shorter than the cap is the whole log; a capped tail is aligned on the
+        last lines printed."""
+        with self._lock:
+            if whole:
+                fresh = lines[self.printed :]
+            else:
+                anchor = self.last_lines
+                at = 0
+                if anchor:
+                    at = next(
+                        (
+                            i + len(anchor)
+                            for i in range(len(lines) - len(anchor), -1, -1)
+                            if lines[i : i + len(anchor)] == anchor
+                        ),
+                        0,
+                    )
+                fresh = lines[at:]
+            self.printed += len(fresh)
+            self.last_lines = (self.last_lines + fresh)[-3:]
         return fresh
 
     def confirm_started(self, timeout: float) -> None:
