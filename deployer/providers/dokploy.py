@@ -689,7 +689,7 @@ class DokployFollower(Follower):
             if not d.url:  # neither the queued job nor application.one gave a link: the project list does
                 d.url = self.provider.dashboard_url(d.kind, d.resource)
         # From now on: the rows alone, unless the log is read at the next change of status.
-        self.cost = 1 if self.socket is not None or not want_logs else 2
+        self.cost = 1 if self._socket_serves() or not want_logs else 2
         return lines
 
     # -- the live log ----------------------------------------------------------------------------
@@ -733,6 +733,11 @@ class DokployFollower(Follower):
                 )
         self.check_by = time.monotonic()
         self.wake()
+
+    def _socket_serves(self) -> bool:
+        """The live log gives this deployment's lines (opened, or opening, and neither refused nor dropped)."""
+        socket = self.socket
+        return socket is not None and socket.refused is None and not socket.dropped
 
     def pushed(self) -> list[str]:
         with self._lock:
@@ -864,8 +869,7 @@ class DokployFollower(Follower):
         stream = self.provider.settings.logs == "stream"
         if not want_logs or not (stream or d.status in (Status.FAILED, Status.CANCELLED)):
             return []
-        socket = self.socket
-        if socket is not None and socket.refused is None and not socket.dropped:
+        if self._socket_serves():
             # The socket gives the log; at the end it has almost always given the last line already.
             if not d.ended or self.last_line_seen.wait(min(1.0, timeout)):
                 return []
